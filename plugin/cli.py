@@ -1,0 +1,207 @@
+"""The ``mlpaint`` command line: import, sql, train, models, serve, demo."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+import duckdb
+
+from mlpaint import __version__, db
+from mlpaint.sqlrunner import FORMATS
+
+EXIT_BAD_INPUT = 2
+
+
+class CommandError(Exception):
+    """A failure to report as one line on stderr, with an exit status."""
+
+    def __init__(self, message: str, status: int = 1) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; return the exit status."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "handler", None):
+        parser.print_help()
+        return EXIT_BAD_INPUT
+    try:
+        return args.handler(args) or 0
+    except CommandError as exc:
+        print(f"mlpaint {args.command}: {exc}", file=sys.stderr)
+        return exc.status
+    except db.DatabaseBusyError as exc:
+        print(f"mlpaint {args.command}: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print(f"mlpaint {args.command}: interrupted; nothing was written", file=sys.stderr)
+        return 130
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """Build the argument parser with one sub-command per verb."""
+    parser = argparse.ArgumentParser(prog="mlpaint", description=__doc__)
+    parser.add_argument("--version", action="version", version=f"mlpaint {__version__}")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name, help_text, configure, handler in _COMMANDS:
+        sub = commands.add_parser(name, help=help_text, description=help_text)
+        sub.add_argument("--db", help="database file (default: $MLPAINT_DB or ./mlpaint.duckdb)")
+        configure(sub)
+        sub.set_defaults(handler=handler)
+    return parser
+
+
+def _configure_import(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--source",
+        nargs="+",
+        action="extend",
+        metavar="PATH_OR_URL",
+        help="IDX images file (labels beside it), MNIST folder, CSV, Parquet, or URL "
+        "(default: the vendored MNIST files)",
+    )
+    p.add_argument("--replace", action="store_true", help="reload even if digits are present")
+
+
+def _cmd_import(args: argparse.Namespace) -> int:
+    from mlpaint.importer import import_digits
+    from mlpaint.sources import SourceError
+
+    try:
+        result = import_digits(args.db, args.source, replace=args.replace)
+    except SourceError as exc:
+        raise CommandError(f"{exc}; the database was not changed", EXIT_BAD_INPUT) from exc
+    print(result.message)
+    return 0
+
+
+def _configure_sql(p: argparse.ArgumentParser) -> None:
+    p.add_argument("query", nargs="?", help="SQL to run (or use -f FILE)")
+    p.add_argument("-f", "--file", type=Path, help="a SQL script to run")
+    p.add_argument("--format", choices=FORMATS, default="table")
+
+
+def _cmd_sql(args: argparse.Namespace) -> int:
+    from mlpaint.sqlrunner import print_results
+
+    if bool(args.query) == bool(args.file):
+        raise CommandError("give a QUERY or -f FILE (one of them)", EXIT_BAD_INPUT)
+    text = args.query or _read_text(args.file)
+    con = _open_for_sql(args.db)
+    try:
+        _register_functions(con)
+        print_results(con, text, args.format, sys.stdout)
+    except duckdb.Error as exc:
+        raise CommandError(str(exc)) from exc
+    finally:
+        con.close()
+    return 0
+
+
+def _read_text(path: Path) -> str:
+    try:
+        return path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise CommandError(f"cannot read {path}: {exc.strerror}", EXIT_BAD_INPUT) from exc
+
+
+def _open_for_sql(path: str | None) -> duckdb.DuckDBPyConnection:
+    """Open read-write; when a server holds the file, read-only is still possible beside it."""
+    if not db.resolve_db_path(path).exists():
+        raise CommandError(f"{db.resolve_db_path(path)}: no database; run `mlpaint import` first")
+    try:
+        return db.connect(path)
+    except db.DatabaseBusyError:
+        return db.connect(path, read_only=True)
+
+
+def _register_functions(con: duckdb.DuckDBPyConnection) -> None:
+    """Make the ml_* functions available when the database holds a model."""
+    from mlpaint import sqlfunctions
+
+    sqlfunctions.register_if_available(con)
+
+
+def _configure_train(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--config", type=Path, help="experiment TOML (default: experiments/default.toml)")
+    p.add_argument("--name", help="model name (default: the config file's stem)")
+
+
+def _cmd_train(args: argparse.Namespace) -> int:
+    from mlpaint import trainclient
+
+    return trainclient.train_command(args.db, args.config, args.name)
+
+
+def _configure_models(p: argparse.ArgumentParser) -> None:
+    actions = p.add_subparsers(dest="action", metavar="ACTION")
+    activate = actions.add_parser("activate", help="make NAME [VERSION] the active model")
+    activate.add_argument("name")
+    activate.add_argument("version", nargs="?", type=int)
+
+
+def _cmd_models(args: argparse.Namespace) -> int:
+    from mlpaint import trainclient
+
+    if args.action == "activate":
+        return trainclient.activate_command(args.db, args.name, args.version)
+    return trainclient.list_command(args.db)
+
+
+def _configure_serve(p: argparse.ArgumentParser) -> None:
+    _add_server_options(p)
+    p.add_argument(
+        "--allow-training",
+        action="store_true",
+        help="open the database read-write and accept training and activation requests",
+    )
+
+
+def _add_server_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=8000)
+    p.add_argument("--workers", type=int, default=8, help="server threads (default 8)")
+
+
+def _cmd_serve(args: argparse.Namespace) -> int:
+    from mlpaint import server
+
+    return server.serve(
+        args.db,
+        host=args.host,
+        port=args.port,
+        threads=args.workers,
+        allow_training=args.allow_training,
+    )
+
+
+def _configure_demo(p: argparse.ArgumentParser) -> None:
+    _add_server_options(p)
+
+
+def _cmd_demo(args: argparse.Namespace) -> int:
+    from mlpaint import demo
+
+    return demo.run_demo(args.db, host=args.host, port=args.port, threads=args.workers)
+
+
+_COMMANDS: list[
+    tuple[
+        str,
+        str,
+        Callable[[argparse.ArgumentParser], None],
+        Callable[[argparse.Namespace], int],
+    ]
+] = [
+    ("import", "import MNIST (or a CSV/Parquet/IDX source) into DuckDB", _configure_import, _cmd_import),
+    ("sql", "run a SQL query or script, with the ml_* functions", _configure_sql, _cmd_sql),
+    ("train", "train a model from an experiment config", _configure_train, _cmd_train),
+    ("models", "list models, or activate one", _configure_models, _cmd_models),
+    ("serve", "serve the REST API and the paint page", _configure_serve, _cmd_serve),
+    ("demo", "import, train if needed, and serve the paint page", _configure_demo, _cmd_demo),
+]

@@ -1,0 +1,115 @@
+"""The DuckDB connection lifecycle: where the database lives, opening it, transactions, scripts."""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import duckdb
+
+from mlpaint.resources import sql_path
+
+DEFAULT_DB = "mlpaint.duckdb"
+DB_ENV = "MLPAINT_DB"
+
+
+class DatabaseBusyError(RuntimeError):
+    """The database file is locked by another process (typically a running server)."""
+
+
+def default_db_path() -> Path:
+    """Return the database path: ``$MLPAINT_DB`` or ``./mlpaint.duckdb``."""
+    return Path(os.environ.get(DB_ENV) or DEFAULT_DB)
+
+
+def resolve_db_path(path: str | os.PathLike[str] | None) -> Path:
+    """Return ``path`` as a Path, or the default when it is None."""
+    return Path(path) if path else default_db_path()
+
+
+def connect(
+    path: str | os.PathLike[str] | None = None,
+    *,
+    read_only: bool = False,
+    config: dict[str, str | int | bool] | None = None,
+) -> duckdb.DuckDBPyConnection:
+    """Open the database file, turning DuckDB's lock conflict into ``DatabaseBusyError``."""
+    db_path = resolve_db_path(path)
+    if read_only and not db_path.exists():
+        raise FileNotFoundError(f"{db_path}: no such database; run `mlpaint import` first")
+    try:
+        return duckdb.connect(str(db_path), read_only=read_only, config=config or {})
+    except duckdb.IOException as exc:
+        if "lock" in str(exc).lower():
+            raise DatabaseBusyError(_busy_message(db_path)) from exc
+        raise
+
+
+def _busy_message(db_path: Path) -> str:
+    return (
+        f"{db_path} is in use by another process (a running `mlpaint serve` or `demo`?). "
+        "DuckDB allows one writer or many readers per file: stop that process, "
+        "or train through the server (see `mlpaint train --help`)."
+    )
+
+
+def quote_identifier(name: str) -> str:
+    """Quote ``name`` as a SQL identifier (double quotes, embedded quotes doubled)."""
+    return '"' + name.replace('"', '""') + '"'
+
+
+@contextmanager
+def transaction(con: duckdb.DuckDBPyConnection) -> Iterator[duckdb.DuckDBPyConnection]:
+    """Run a block in one transaction: committed on success, rolled back on any exception."""
+    con.execute("BEGIN TRANSACTION")
+    try:
+        yield con
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise
+    con.execute("COMMIT")
+
+
+def read_script(script: str | os.PathLike[str]) -> str:
+    """Return the text of a SQL script: a path, or the name of a script shipped in ``sql/``."""
+    path = Path(script)
+    if not path.exists() and not path.is_absolute():
+        path = sql_path(str(script))
+    return path.read_text(encoding="utf-8")
+
+
+def run_script(con: duckdb.DuckDBPyConnection, script: str | os.PathLike[str]) -> None:
+    """Execute every statement of a SQL script on ``con``."""
+    con.execute(read_script(script))
+
+
+def query_one(
+    con: duckdb.DuckDBPyConnection, query: str, params: list[object] | None = None
+) -> tuple[Any, ...] | None:
+    """Run a query and return its first row (or None), leaving no unfinished result behind."""
+    # DuckDB 2 keeps a result open after fetchone(), which blocks the next con.sql() call.
+    rows = con.execute(query, params or []).fetchall()
+    return rows[0] if rows else None
+
+
+def table_exists(con: duckdb.DuckDBPyConnection, table: str) -> bool:
+    """Tell whether a table or view named ``table`` exists in the main schema."""
+    row = query_one(
+        con,
+        "SELECT count(*) FROM information_schema.tables WHERE table_name = ? "
+        "AND table_schema = 'main'",
+        [table],
+    )
+    return bool(row and row[0])
+
+
+_IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+def is_plain_identifier(name: str) -> bool:
+    """Tell whether ``name`` is a plain SQL identifier (letters, digits, underscores)."""
+    return bool(_IDENTIFIER.match(name))
