@@ -1,0 +1,90 @@
+"""The scorer and explainer functions, MLDB-style: ``/v1/functions/<name>/application``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+from flask import Blueprint, current_app, request
+
+from mlpaint.api.errors import APIError
+from mlpaint.api.inputs import digit_input, json_body, label_value, model_name, query_json
+from mlpaint.explain import explain
+from mlpaint.registry import LoadedModel, ModelNotFoundError
+from mlpaint.serving import Serving
+
+bp = Blueprint("functions", __name__, url_prefix="/v1/functions")
+
+
+def serving() -> Serving:
+    """The app's shared server state."""
+    return current_app.extensions["mlpaint"]
+
+
+def request_body() -> dict[str, Any]:
+    """The call's body: JSON for POST, ``?input=<JSON>`` (and ``?model=``) for GET."""
+    if request.method == "GET":
+        body: dict[str, Any] = {"input": query_json("input")}
+        for key in ("model", "label"):
+            if key in request.args:
+                body[key] = request.args[key] if key == "model" else query_json(key)
+        return body
+    return json_body()
+
+
+def chosen_model(body: dict[str, Any]) -> LoadedModel:
+    """The model the body names, or the active one; 404 when there is none."""
+    try:
+        return serving().model(model_name(body))
+    except ModelNotFoundError as exc:
+        raise APIError(404, str(exc)) from exc
+
+
+def score_output(model: LoadedModel, seen: np.ndarray) -> dict[str, Any]:
+    """Prediction, runner-up, probabilities and scores for one prepared row."""
+    scores = model.model.scores(seen[None, :], prepared=True)[0]
+    shifted = np.exp(scores.astype(np.float64) - scores.max())
+    probabilities = (shifted / shifted.sum()).astype(np.float32)
+    first, second = np.argsort(-scores, kind="stable")[:2]
+    return {
+        "prediction": int(first),
+        "runner_up": int(second),
+        "confidence": float(probabilities[first]),
+        "probabilities": probabilities,
+        "scores": scores,
+        "pixels": seen,
+        "model": {"name": model.name, "version": model.version},
+    }
+
+
+@bp.route("/scorer/application", methods=["GET", "POST"])
+def scorer() -> dict[str, Any]:
+    """Score one digit: the prediction, all ten probabilities and the pixels the model saw."""
+    body = request_body()
+    loaded = chosen_model(body)
+    seen = loaded.model.prepare(digit_input(body))[0]
+    return {"output": score_output(loaded, seen)}
+
+
+@bp.route("/explainer/application", methods=["GET", "POST"])
+def explainer() -> dict[str, Any]:
+    """Explain one digit's score per pixel (SHAP): ``bias + sum(explanation) == score``."""
+    body = request_body()
+    label = label_value(body.get("label"))
+    all_labels = body.get("all_labels", False)
+    if not isinstance(all_labels, bool):
+        raise APIError(400, '"all_labels" must be true or false')
+    loaded = chosen_model(body)
+    seen = loaded.model.prepare(digit_input(body))[0]
+    output = score_output(loaded, seen)
+    explanation = explain(loaded.model, seen[None, :], prepared=True)
+    label = output["prediction"] if label is None else label
+    output.update(
+        label=label,
+        explanation=explanation.values[0, label],
+        bias=float(explanation.bias[label]),
+        score=float(output["scores"][label]),
+    )
+    if all_labels:
+        output.update(explanations=explanation.values[0], biases=explanation.bias)
+    return {"output": output}

@@ -1,0 +1,105 @@
+"""Reading and checking request bodies: JSON, the digit input (pixels or image), labels."""
+
+from __future__ import annotations
+
+import json
+import math
+from typing import Any
+
+import numpy as np
+from flask import request
+
+from mlpaint import images
+from mlpaint.api.errors import APIError, bad_request
+
+PIXELS = 784
+
+
+def json_body() -> dict[str, Any]:
+    """The request's JSON object body (POST/PUT), or 400."""
+    raw = request.get_data(cache=True)
+    try:
+        body = json.loads(raw, parse_constant=_reject_constant)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise bad_request(f"the request body is not valid JSON: {exc}") from exc
+    if not isinstance(body, dict):
+        raise bad_request("the request body must be a JSON object")
+    return body
+
+
+def query_json(name: str) -> Any:
+    """A JSON value passed in the query string (``?input=...``), or 400."""
+    text = request.args.get(name)
+    if text is None:
+        raise bad_request(f"missing query parameter {name!r}")
+    try:
+        return json.loads(text, parse_constant=_reject_constant)
+    except ValueError as exc:
+        raise bad_request(f"query parameter {name!r} is not valid JSON: {exc}") from exc
+
+
+def _reject_constant(token: str) -> Any:
+    raise ValueError(f"{token} is not a number JSON allows")
+
+
+def digit_input(body: dict[str, Any]) -> np.ndarray:
+    """The (784,) uint8 pixels from ``{"input": {"pixels": [...]}}`` or ``{"image": ...}``."""
+    given = body.get("input")
+    if not isinstance(given, dict):
+        raise bad_request(
+            'expected {"input": {"pixels": [784 numbers]}} or {"input": {"image": '
+            '"data:image/png;base64,..."}}'
+        )
+    keys = set(given) & {"pixels", "image"}
+    if len(keys) != 1 or set(given) - keys:
+        raise bad_request(
+            '"input" must hold exactly one of "pixels" or "image"', {"keys": sorted(given)}
+        )
+    if "pixels" in given:
+        return pixels_from_list(given["pixels"])
+    return pixels_from_image(given["image"])
+
+
+def pixels_from_list(values: Any) -> np.ndarray:
+    """Check a list of 784 numbers 0..255 and return it as uint8."""
+    if not isinstance(values, list):
+        raise bad_request('"pixels" must be a list of 784 numbers')
+    if len(values) != PIXELS:
+        raise bad_request(
+            f'"pixels" must hold 784 numbers, got {len(values)}', {"length": len(values)}
+        )
+    for index, value in enumerate(values):
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise bad_request(f'"pixels"[{index}] is not a number', {"index": index})
+        if not math.isfinite(value) or not 0 <= value <= 255:
+            raise bad_request(f'"pixels"[{index}] = {value} is outside 0..255', {"index": index})
+    return np.rint(np.asarray(values, dtype=np.float64)).astype(np.uint8)
+
+
+def pixels_from_image(data_url: Any) -> np.ndarray:
+    """Decode and normalise a canvas snapshot MNIST-style."""
+    if not isinstance(data_url, str):
+        raise bad_request('"image" must be a data URL string (data:image/png;base64,...)')
+    try:
+        return images.image_to_pixels(images.decode_data_url(data_url))
+    except images.ImageTooLargeError as exc:
+        raise APIError(413, str(exc)) from exc
+    except images.ImageError as exc:
+        raise APIError(422 if isinstance(exc, images.EmptyImageError) else 400, str(exc)) from exc
+
+
+def label_value(value: Any, name: str = "label") -> int | None:
+    """An optional digit 0..9, or 400."""
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= 9:
+        raise bad_request(f'"{name}" must be a digit 0..9, got {value!r}')
+    return value
+
+
+def model_name(body: dict[str, Any]) -> str | None:
+    """An optional model name from the body, or 400."""
+    name = body.get("model")
+    if name is not None and (not isinstance(name, str) or not name):
+        raise bad_request('"model" must be a model name (a string)')
+    return name

@@ -1,0 +1,156 @@
+"""``mlpaint train`` and ``mlpaint models``: locally, or through the server holding the file."""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+from tqdm import tqdm
+
+from mlpaint import db, registry, server, training
+from mlpaint.cli import EXIT_BAD_INPUT, CommandError
+from mlpaint.experiment import ConfigError, load_config
+
+PathLike = str | os.PathLike[str] | None
+
+
+def train_command(db_path: PathLike, config_path: Path | None, name: str | None) -> int:
+    """Train from a config; through the running server when one holds the database."""
+    try:
+        config = load_config(config_path)
+    except (ConfigError, OSError) as exc:
+        raise CommandError(str(exc), EXIT_BAD_INPUT) from exc
+    name = name or (config_path.stem if config_path else "default")
+    _require_database(db_path)
+    try:
+        con = db.connect(db_path)
+    except db.DatabaseBusyError:
+        return _train_via_server(db_path, config.to_dict(), name)
+    try:
+        report = training.train(con, config, name, progress=True)
+    except ConfigError as exc:
+        raise CommandError(f"{exc}; nothing was written", EXIT_BAD_INPUT) from exc
+    finally:
+        con.close()
+    print(training.format_report(report))
+    return 0
+
+
+def list_command(db_path: PathLike) -> int:
+    """Print the models table; the active one is starred."""
+    _require_database(db_path)
+    try:
+        con = db.connect(db_path, read_only=True)
+    except db.DatabaseBusyError:
+        models = _call(_writable_server(db_path, need_training=False), "GET", "v1/models")
+        print(format_models(models["models"]))
+        return 0
+    try:
+        print(format_models(registry.list_models(con)))
+    finally:
+        con.close()
+    return 0
+
+
+def activate_command(db_path: PathLike, name: str, version: int | None) -> int:
+    """Make a model the active one, locally or through the server."""
+    _require_database(db_path)
+    try:
+        con = db.connect(db_path)
+    except db.DatabaseBusyError:
+        url = _writable_server(db_path, need_training=True)
+        body = {"version": version} if version is not None else {}
+        ref = _call(url, "POST", f"v1/models/{name}/activate", body)["active"]
+        print(f"active model: {ref['name']} version {ref['version']} (the server switched to it)")
+        return 0
+    try:
+        ref = registry.activate(con, name, version)
+    except registry.ModelNotFoundError as exc:
+        raise CommandError(str(exc), EXIT_BAD_INPUT) from exc
+    finally:
+        con.close()
+    print(f"active model: {ref[0]} version {ref[1]}")
+    return 0
+
+
+def format_models(models: list[dict[str, Any]]) -> str:
+    """The models as an aligned text table."""
+    if not models:
+        return "no models yet; run `mlpaint train`"
+    header = f"  {'name':<20} {'ver':>3}  {'created':<19}  {'top-1':>7}  {'MLDB 1-vs-rest':>14}"
+    lines = [header + f"  {'trees':>6}  {'size':>8}"]
+    for m in models:
+        lines.append(
+            f"{'*' if m['active'] else ' '} {m['name']:<20} {m['version']:>3}  "
+            f"{str(m['created_at'])[:19]:<19}  {m['accuracy']:>7.2%}  "
+            f"{m['mldb_weighted_accuracy']:>14.4f}  {m['n_trees']:>6}  "
+            f"{m['size_bytes'] / 1e6:>6.1f} MB"
+        )
+    return "\n".join([*lines, "(* = active; top-1 and MLDB's one-vs-rest accuracy on test rows)"])
+
+
+def _require_database(db_path: PathLike) -> None:
+    path = db.resolve_db_path(db_path)
+    if not path.exists():
+        raise CommandError(f"{path}: no database; run `mlpaint import` first")
+
+
+def _writable_server(db_path: PathLike, *, need_training: bool) -> str:
+    """The URL of the server holding the database, or a message saying what to do."""
+    path = db.resolve_db_path(db_path)
+    info = server.running_server(path)
+    if info is None:
+        raise CommandError(
+            f"{path} is locked by another process that is not an mlpaint server; "
+            "stop it and run this again"
+        )
+    if need_training and not info.get("allow_training"):
+        raise CommandError(
+            f"{path} is held read-only by `mlpaint serve` (pid {info['pid']}, {info['url']}). "
+            "Either stop that server and run this again, or restart it with "
+            "`mlpaint serve --allow-training`: this command then runs through the server, "
+            "which switches to the new model without a restart."
+        )
+    return str(info["url"])
+
+
+def _train_via_server(db_path: PathLike, config: dict[str, Any], name: str) -> int:
+    url = _writable_server(db_path, need_training=True)
+    print(f"the database is held by the server at {url}; training through it")
+    run = _call(url, "PUT", f"v1/procedures/{name}", config)
+    with tqdm(total=100, desc=f"training {name}", unit="%") as bar:
+        while True:
+            state = _call(url, "GET", run["url"].lstrip("/"))
+            bar.update(round(state["progress"] * 100) - bar.n)
+            bar.set_postfix_str(state["message"][:40])
+            if state["state"] != "running":
+                break
+            time.sleep(0.5)
+    if state["state"] == "failed":
+        raise CommandError(f"training failed on the server: {state['error']}")
+    print(state["result"]["summary"])
+    return 0
+
+
+def _call(base: str, method: str, path: str, body: dict[str, Any] | None = None) -> Any:
+    """One JSON request to the server; its JSON error becomes a CommandError."""
+    data = json.dumps(body).encode() if body is not None else None
+    request = urllib.request.Request(
+        base.rstrip("/") + "/" + path,
+        data=data,
+        method=method,
+        headers={"Content-Type": "application/json"},
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return json.loads(response.read())
+    except urllib.error.HTTPError as exc:
+        message = json.loads(exc.read() or b"{}").get("error", {}).get("message", exc.reason)
+        raise CommandError(f"the server answered {exc.code}: {message}") from exc
+    except urllib.error.URLError as exc:
+        raise CommandError(f"cannot reach the server at {base}: {exc.reason}") from exc
