@@ -25,7 +25,7 @@ from mlpaint.model import BaggedBoostedTrees
 PIXELS = 784
 DIGITS = 10
 PIXELS_TYPE = duckdb.sqltype("DOUBLE[]")  # every numeric list casts to it implicitly
-LABEL_TYPE = duckdb.sqltype("INTEGER")
+LABEL_TYPE = duckdb.sqltype("BIGINT")  # every integer type casts to it
 SUFFIXES = ("scores", "probabilities", "predict", "explain", "explain_bias")
 
 

@@ -3,7 +3,13 @@
 from __future__ import annotations
 
 import gzip
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import duckdb
@@ -90,3 +96,103 @@ def connect_ro() -> Iterator:
     yield _open
     for con in opened:
         con.close()
+
+
+TINY_CONFIG = {
+    "description": "a tiny model for tests",
+    "input_data": "SELECT id, pixels AS features, label FROM digits",
+    "algorithm": {"bags": 2, "max_iter": 6, "num_leaves": 15, "max_depth": 5, "seed": 7},
+}
+SMALLER_CONFIG = {
+    "description": "an even smaller second model",
+    "input_data": "SELECT id, pixels AS features, label FROM digits",
+    "algorithm": {"bags": 1, "max_iter": 3, "num_leaves": 7, "max_depth": 3, "seed": 3},
+    "preprocess": {"deskew": True},
+}
+
+
+def train_tiny(path: Path, name: str = "tiny", config: dict | None = None) -> None:
+    """Train a tiny real model into the database at ``path``."""
+    from mlpaint import training
+    from mlpaint.experiment import ExperimentConfig
+
+    con = duckdb.connect(str(path))
+    try:
+        training.train(con, ExperimentConfig.from_dict(config or TINY_CONFIG), name, progress=False)
+    finally:
+        con.close()
+
+
+@pytest.fixture(scope="session")
+def trained_db_template(tmp_path_factory: pytest.TempPathFactory, small_db_template: Path) -> Path:
+    """The 3,000-digit database with two tiny models: ``small2`` (older) and ``tiny`` (active)."""
+    path = tmp_path_factory.mktemp("trained") / "trained.duckdb"
+    path.write_bytes(small_db_template.read_bytes())
+    train_tiny(path, "small2", SMALLER_CONFIG)
+    train_tiny(path, "tiny", TINY_CONFIG)
+    return path
+
+
+@pytest.fixture
+def trained_db(tmp_path: Path, trained_db_template: Path) -> Path:
+    """A fresh copy of the trained database."""
+    path = tmp_path / "trained.duckdb"
+    path.write_bytes(trained_db_template.read_bytes())
+    return path
+
+
+def free_port() -> int:
+    """A free TCP port on loopback."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@contextmanager
+def running_server(db: Path, *extra: str) -> Iterator[str]:
+    """Run the real `mlpaint serve` (waitress) in a subprocess; yield its base URL."""
+    port = free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "mlpaint", "serve", "--db", str(db), "--port", str(port), *extra],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        _wait_until_up(base, process)
+        yield base
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+
+
+def _wait_until_up(base: str, process: subprocess.Popen) -> None:
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"server exited: {process.stdout.read() if process.stdout else ''}")
+        try:
+            with urllib.request.urlopen(f"{base}/v1/health", timeout=2):
+                return
+        except OSError:
+            time.sleep(0.2)
+    raise RuntimeError("server did not start within 60 s")
+
+
+@pytest.fixture(scope="session")
+def server_db(tmp_path_factory: pytest.TempPathFactory, trained_db_template: Path) -> Path:
+    """A copy of the trained database for the shared read-only server."""
+    path = tmp_path_factory.mktemp("served") / "served.duckdb"
+    path.write_bytes(trained_db_template.read_bytes())
+    return path
+
+
+@pytest.fixture(scope="session")
+def live_server(server_db: Path) -> Iterator[str]:
+    """A real read-only server on loopback over the trained database."""
+    with running_server(server_db) as base:
+        yield base

@@ -1,0 +1,257 @@
+"""Experiment configs: which rows to learn from, how to fold them, and the model's settings.
+
+An experiment is a TOML file (or the same keys as a JSON object)::
+
+    description = "..."
+    input_data = "SELECT id, pixels AS features, label FROM digits"
+    evaluate_train = false
+    [[folds]]
+    training_where = "row_hash(id) % 5 != 0"
+    testing_where = "row_hash(id) % 5 = 0"
+    [algorithm]   # [preprocess] and [augment] too: see mlpaint.model.ModelSpec
+
+Fold semantics: each predicate is a SQL boolean expression over the columns of the ``digits``
+table. Training runs ``input_data`` with ``digits`` replaced by the rows the predicate keeps
+(``WITH digits AS (SELECT * FROM main.digits WHERE <predicate>) SELECT * FROM (<input_data>)``),
+so ``input_data`` must read the plain, unqualified ``digits`` table and may reshape it freely
+(filter, cast, join to other tables). One ``[[folds]]`` entry is a train/test split; several are
+k-fold cross-validation. Everything here is checked without a database (syntax, one SELECT,
+reads ``digits``, hyperparameters); ``mlpaint.training.check_config`` binds the SQL to a database.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import sys
+import threading
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import duckdb
+
+from mlpaint.model import ModelSpec
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - Python 3.10
+    import tomli as tomllib
+
+DEFAULT_INPUT = "SELECT pixels AS features, label FROM digits"
+TABLE = "digits"
+_SECTIONS = ("algorithm", "preprocess", "augment")
+_KEYS = ("description", "input_data", "evaluate_train", "folds", *_SECTIONS)
+_FOLD_KEYS = ("training_where", "testing_where")
+MAX_FOLDS = 20
+
+
+class ConfigError(ValueError):
+    """An experiment config that cannot be trained: the message names the offending key."""
+
+
+@dataclass(frozen=True)
+class Fold:
+    """One train/test split: two SQL predicates over the digits table."""
+
+    training_where: str
+    testing_where: str
+
+    def to_dict(self) -> dict[str, str]:
+        """The fold as its two TOML keys."""
+        return {"training_where": self.training_where, "testing_where": self.testing_where}
+
+
+DEFAULT_FOLD = Fold("row_hash(id) % 5 != 0", "row_hash(id) % 5 = 0")
+
+
+@dataclass(frozen=True)
+class ExperimentConfig:
+    """A validated experiment; build it with ``from_dict``, ``from_toml`` or ``load_config``."""
+
+    description: str = ""
+    input_data: str = DEFAULT_INPUT
+    evaluate_train: bool = False
+    folds: tuple[Fold, ...] = (DEFAULT_FOLD,)
+    spec: ModelSpec = field(default_factory=ModelSpec)
+
+    def __post_init__(self) -> None:
+        """Check the SQL statically so a bad config fails before any data is read."""
+        if not self.folds or len(self.folds) > MAX_FOLDS:
+            raise ConfigError(f"folds: give between 1 and {MAX_FOLDS} [[folds]] entries")
+        check_input_sql(self.input_data)
+        for i, fold in enumerate(self.folds):
+            for key in _FOLD_KEYS:
+                check_predicate(getattr(fold, key), f"folds[{i}].{key}")
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> ExperimentConfig:
+        """Parse and validate the TOML/JSON keys; raises ``ConfigError`` naming the bad key."""
+        if not isinstance(data, dict):
+            raise ConfigError("an experiment config must be a table/object of keys")
+        unknown = sorted(set(data) - set(_KEYS))
+        if unknown:
+            raise ConfigError(f"unknown key {unknown[0]!r}; expected one of {', '.join(_KEYS)}")
+        return cls(
+            description=_typed(data, "description", str, ""),
+            input_data=_typed(data, "input_data", str, DEFAULT_INPUT).strip().rstrip(";"),
+            evaluate_train=_typed(data, "evaluate_train", bool, False),
+            folds=_parse_folds(data.get("folds")),
+            spec=_parse_spec(data),
+        )
+
+    @classmethod
+    def from_toml(cls, path: str | Path) -> ExperimentConfig:
+        """Read and validate a TOML experiment file."""
+        try:
+            with open(path, "rb") as fh:
+                data = tomllib.load(fh)
+        except FileNotFoundError as exc:
+            raise ConfigError(f"{path}: no such experiment file") from exc
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"{path}: not valid TOML: {exc}") from exc
+        try:
+            return cls.from_dict(data)
+        except ConfigError as exc:
+            raise ConfigError(f"{path}: {exc}") from exc
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-able keys, every hyperparameter filled in; ``from_dict`` reads them back."""
+        return {
+            "description": self.description,
+            "input_data": self.input_data,
+            "evaluate_train": self.evaluate_train,
+            "folds": [fold.to_dict() for fold in self.folds],
+            **copy.deepcopy(self.spec.to_dict()),
+        }
+
+
+def load_config(path: str | Path | None = None) -> ExperimentConfig:
+    """Load ``path``, or with None the shipped ``experiments/default.toml`` (else defaults)."""
+    if path is not None:
+        return ExperimentConfig.from_toml(path)
+    from mlpaint.resources import resource_dir
+
+    try:
+        default = resource_dir("experiments") / "default.toml"
+    except FileNotFoundError:
+        return ExperimentConfig()
+    return ExperimentConfig.from_toml(default) if default.is_file() else ExperimentConfig()
+
+
+def _typed(data: dict[str, Any], key: str, kind: type, default: Any) -> Any:
+    """``data[key]`` checked to be a ``kind`` (bool is not accepted as a number and vice versa)."""
+    value = data.get(key, default)
+    if not isinstance(value, kind) or (kind is not bool and isinstance(value, bool)):
+        raise ConfigError(f"{key} must be a {kind.__name__}, got {type(value).__name__}")
+    return value
+
+
+def _parse_folds(raw: Any) -> tuple[Fold, ...]:
+    """The ``[[folds]]`` array of tables; absent means the single default 80/20 split."""
+    if raw is None:
+        return (DEFAULT_FOLD,)
+    if not isinstance(raw, list) or not raw:
+        raise ConfigError("folds must be a non-empty array of tables ([[folds]])")
+    folds = []
+    for i, entry in enumerate(raw):
+        if not isinstance(entry, dict):
+            raise ConfigError(f"folds[{i}] must be a table with {' and '.join(_FOLD_KEYS)}")
+        extra = sorted(set(entry) - set(_FOLD_KEYS))
+        if extra:
+            raise ConfigError(f"folds[{i}]: unknown key {extra[0]!r}")
+        missing = [k for k in _FOLD_KEYS if k not in entry]
+        if missing:
+            raise ConfigError(f"folds[{i}]: missing key {missing[0]!r}")
+        values = [_typed(entry, k, str, "") for k in _FOLD_KEYS]
+        folds.append(Fold(*values))
+    return tuple(folds)
+
+
+def _parse_spec(data: dict[str, Any]) -> ModelSpec:
+    """Build the ModelSpec from the three hyperparameter tables."""
+    sections = {}
+    for key in _SECTIONS:
+        value = data.get(key, {})
+        if not isinstance(value, dict):
+            raise ConfigError(f"{key} must be a table, got {type(value).__name__}")
+        sections[key] = value
+    try:
+        return ModelSpec.from_dict(**sections)
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(str(exc)) from exc
+
+
+@lru_cache(maxsize=1)
+def _parser() -> duckdb.DuckDBPyConnection:
+    """A private in-memory connection for parsing (it needs no data; opening one costs ~10 ms)."""
+    return duckdb.connect()
+
+
+_PARSER_LOCK = threading.Lock()
+
+
+def parse_select(sql: str, key: str) -> dict[str, Any]:
+    """Parse ``sql`` as exactly one SELECT (no database needed) and return DuckDB's syntax tree."""
+    if not sql.strip():
+        raise ConfigError(f"{key} is empty")
+    try:
+        statements = duckdb.extract_statements(sql)
+    except duckdb.Error as exc:
+        raise ConfigError(f"{key}: {exc}") from exc
+    if len(statements) != 1 or statements[0].type != duckdb.StatementType.SELECT:
+        raise ConfigError(f"{key} must be a single SELECT statement")
+    with _PARSER_LOCK:
+        rows = _parser().execute("SELECT json_serialize_sql(?)", [sql]).fetchall()
+    tree = json.loads(rows[0][0]) if rows else {"error": True}
+    if tree.get("error"):
+        raise ConfigError(f"{key}: {tree.get('error_message', 'cannot be parsed')}")
+    return tree
+
+
+def _base_tables(node: Any) -> list[tuple[str, str, str]]:
+    """Every (catalog, schema, table) a syntax tree reads by name (CTE names included)."""
+    found: list[tuple[str, str, str]] = []
+    stack = [node]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, dict):
+            if item.get("type") == "BASE_TABLE":
+                found.append(
+                    (item.get("catalog_name", ""), item.get("schema_name", ""), item["table_name"])
+                )
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+    return found
+
+
+def check_input_sql(sql: str) -> None:
+    """Check ``input_data``: one SELECT that reads the unqualified ``digits`` table."""
+    tables = _base_tables(parse_select(sql, "input_data"))
+    names = [(c, s, t.lower()) for c, s, t in tables]
+    qualified = [".".join(p for p in ref if p) for ref in names if ref[2] == TABLE and ref[1]]
+    if qualified:
+        raise ConfigError(
+            f"input_data reads {qualified[0]}, which bypasses the folds; write plain `digits`"
+        )
+    if ("", "", TABLE) not in names:
+        raise ConfigError("input_data must read the digits table (the folds filter it)")
+
+
+def check_predicate(predicate: str, key: str) -> None:
+    """Check a fold predicate: a single boolean expression, not a statement of its own."""
+    if not predicate.strip():
+        raise ConfigError(f"{key} is empty")
+    parse_select(f"SELECT * FROM {TABLE} WHERE ({predicate}\n)", key)
+
+
+def fold_query(config: ExperimentConfig, predicate: str) -> str:
+    """The SQL that yields ``input_data`` over the digits rows ``predicate`` keeps."""
+    # The predicate and input_data are the database owner's own SQL by design (like a view);
+    # they were parsed above as one expression and one SELECT. The newlines end any -- comment.
+    return (
+        f"WITH {TABLE} AS (SELECT * FROM main.{TABLE} WHERE ({predicate}\n))\n"
+        f"SELECT * FROM (\n{config.input_data}\n)"
+    )

@@ -1,0 +1,231 @@
+"""The REST API on a real waitress server over a real database with real tiny models."""
+
+from __future__ import annotations
+
+import base64
+import io
+import json
+
+import numpy as np
+import pytest
+import requests
+from PIL import Image, ImageDraw
+
+SCORER = "/v1/functions/scorer/application"
+EXPLAINER = "/v1/functions/explainer/application"
+
+
+def post(base: str, path: str, body: object) -> requests.Response:
+    return requests.post(base + path, json=body, timeout=30)
+
+
+def digit_pixels(base: str, label: int = 3, offset: int = 0) -> list[int]:
+    answer = requests.get(f"{base}/v1/digits", params={"label": label, "offset": offset})
+    return answer.json()["pixels"]
+
+
+def data_url(image: Image.Image) -> str:
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG")
+    return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode()
+
+
+def drawn_one(size: int = 280, dark_on_light: bool = True) -> Image.Image:
+    image = Image.new("L", (size, size), 255 if dark_on_light else 0)
+    ImageDraw.Draw(image).line(
+        [(size * 0.5, size * 0.15), (size * 0.5, size * 0.85)],
+        fill=0 if dark_on_light else 255,
+        width=max(2, size // 14),
+    )
+    return image
+
+
+def assert_error(response: requests.Response, status: int) -> dict:
+    assert response.status_code == status, response.text
+    error = response.json()["error"]
+    assert error["status"] == status and isinstance(error["message"], str) and error["message"]
+    assert "Traceback" not in response.text
+    return error
+
+
+def test_scorer_with_pixels(live_server: str) -> None:
+    pixels = digit_pixels(live_server)
+    output = post(live_server, SCORER, {"input": {"pixels": pixels}}).json()["output"]
+    assert 0 <= output["prediction"] <= 9 and output["runner_up"] != output["prediction"]
+    assert len(output["probabilities"]) == 10 and len(output["scores"]) == 10
+    assert sum(output["probabilities"]) == pytest.approx(1, abs=1e-5)
+    assert output["confidence"] == pytest.approx(max(output["probabilities"]))
+    assert output["prediction"] == int(np.argmax(output["scores"]))
+    assert output["pixels"] == pixels  # the active tiny model does not deskew
+    assert output["model"] == {"name": "tiny", "version": 1}
+
+
+def test_scorer_get_with_query_input(live_server: str) -> None:
+    pixels = digit_pixels(live_server, 7)
+    got = requests.get(
+        live_server + SCORER, params={"input": json.dumps({"pixels": pixels})}, timeout=30
+    )
+    posted = post(live_server, SCORER, {"input": {"pixels": pixels}})
+    assert got.status_code == 200 and got.json() == posted.json()
+
+
+def test_scorer_with_a_named_model_returns_deskewed_pixels(live_server: str) -> None:
+    pixels = digit_pixels(live_server, 4)
+    output = post(live_server, SCORER, {"input": {"pixels": pixels}, "model": "small2"}).json()
+    seen = output["output"]["pixels"]
+    assert output["output"]["model"]["name"] == "small2"
+    assert len(seen) == 784 and seen != pixels  # small2 deskews its input
+
+
+@pytest.mark.parametrize("dark_on_light", [True, False])
+@pytest.mark.parametrize("mode", ["L", "RGBA"])
+def test_scorer_with_an_image(live_server: str, dark_on_light: bool, mode: str) -> None:
+    image = drawn_one(dark_on_light=dark_on_light)
+    if mode == "RGBA":  # a canvas snapshot: ink on a transparent background
+        rgba = Image.new("RGBA", image.size, (0, 0, 0, 0))
+        ink = image if not dark_on_light else Image.eval(image, lambda v: 255 - v)
+        rgba.putalpha(ink)
+        image = rgba
+    output = post(live_server, SCORER, {"input": {"image": data_url(image)}}).json()["output"]
+    seen = np.array(output["pixels"]).reshape(28, 28)
+    rows, cols = np.nonzero(seen > 30)
+    assert seen.max() == 255 and rows.max() - rows.min() <= 20
+    assert 10 <= cols.mean() <= 17  # a vertical stroke, centred
+
+
+def test_explainer_adds_up(live_server: str) -> None:
+    pixels = digit_pixels(live_server, 2)
+    output = post(live_server, EXPLAINER, {"input": {"pixels": pixels}}).json()["output"]
+    assert output["label"] == output["prediction"]
+    assert len(output["explanation"]) == 784
+    assert output["bias"] + sum(output["explanation"]) == pytest.approx(output["score"], abs=1e-4)
+    assert output["score"] == pytest.approx(output["scores"][output["label"]], abs=1e-6)
+    chosen = post(live_server, EXPLAINER, {"input": {"pixels": pixels}, "label": 5}).json()
+    assert chosen["output"]["label"] == 5
+    assert "explanations" not in chosen["output"]
+
+
+def test_explainer_all_labels(live_server: str) -> None:
+    pixels = digit_pixels(live_server, 9)
+    output = post(live_server, EXPLAINER, {"input": {"pixels": pixels}, "all_labels": True}).json()[
+        "output"
+    ]
+    values, biases = np.array(output["explanations"]), np.array(output["biases"])
+    assert values.shape == (10, 784) and biases.shape == (10,)
+    assert np.allclose(biases + values.sum(axis=1), output["scores"], atol=1e-4)
+
+
+def test_query_formats(live_server: str) -> None:
+    q = "SELECT label, count(*) AS n FROM digits_test GROUP BY label ORDER BY label"
+    table = requests.get(f"{live_server}/v1/query", params={"q": q}).json()
+    assert table[0] == ["label", "n"] and len(table) == 11
+    records = requests.get(f"{live_server}/v1/query", params={"q": q, "format": "json"}).json()
+    assert records[0] == {"label": 0, "n": table[1][1]}
+    csv = requests.get(f"{live_server}/v1/query", params={"q": q, "format": "csv"})
+    assert csv.headers["Content-Type"].startswith("text/csv")
+    assert csv.text.splitlines()[0] == "label,n"
+
+
+def test_query_with_ml_functions_and_limits(live_server: str) -> None:
+    q = "SELECT id, ml_predict(pixels) AS p, tiny_probabilities(pixels)[1] AS p0 FROM digits_test"
+    answer = requests.get(f"{live_server}/v1/query", params={"q": q, "limit": 5})
+    assert answer.status_code == 200 and len(answer.json()) == 6
+    assert answer.headers["X-Truncated"] == "true"
+    default = requests.get(f"{live_server}/v1/query", params={"q": "SELECT * FROM range(5000)"})
+    assert len(default.json()) == 1001 and default.headers["X-Row-Limit"] == "1000"
+    assert_error(requests.get(f"{live_server}/v1/query", params={"q": q, "limit": 10**9}), 400)
+
+
+@pytest.mark.parametrize(
+    ("sql", "status"),
+    [
+        ("DELETE FROM digits", 403),
+        ("CREATE TABLE x AS SELECT 1", 403),
+        ("ATTACH '/tmp/other.duckdb'", 403),
+        ("INSTALL httpfs", 403),
+        ("COPY digits TO '/tmp/out.csv'", 403),
+        ("SET enable_external_access = true", 403),
+        ("SELECT * FROM read_csv('/etc/passwd')", 400),
+        ("SELECT * FROM read_text('/etc/hostname')", 400),
+        ("SELECT 1; SELECT 2", 400),
+        ("SELEC 1", 400),
+        ("SELECT * FROM no_such_table", 400),
+        ("SELECT ml_predict([1, 2])", 400),
+        ("SELECT count(*) FROM range(1000000000000)", 408),
+    ],
+)
+def test_query_is_read_only_and_bounded(live_server: str, sql: str, status: int) -> None:
+    assert_error(requests.get(f"{live_server}/v1/query", params={"q": sql}, timeout=60), status)
+
+
+def test_the_database_is_untouched_by_queries(live_server: str) -> None:
+    count = requests.get(f"{live_server}/v1/query", params={"q": "SELECT count(*) FROM digits"})
+    assert count.json() == [["count_star()"], [3000]]
+
+
+def test_models(live_server: str) -> None:
+    listing = requests.get(f"{live_server}/v1/models").json()
+    assert listing["active"] == {"name": "tiny", "version": 1}
+    assert {m["name"] for m in listing["models"]} == {"tiny", "small2"}
+    info = requests.get(f"{live_server}/v1/models/tiny").json()
+    assert info["active"] is True and info["config"]["algorithm"]["bags"] == 2
+    matrix = np.array(info["confusion"][0])
+    assert matrix.shape == (10, 10) and matrix.sum() == info["row_counts"][0]["test"]
+    assert_error(requests.get(f"{live_server}/v1/models/nope"), 404)
+    assert_error(requests.get(f"{live_server}/v1/models/tiny", params={"version": 9}), 404)
+
+
+def test_activation_needs_a_training_server(live_server: str) -> None:
+    error = assert_error(requests.post(f"{live_server}/v1/models/small2/activate"), 403)
+    assert "--allow-training" in error["message"]
+
+
+def test_digits(live_server: str) -> None:
+    first = requests.get(f"{live_server}/v1/digits", params={"label": 5, "fold": "test"}).json()
+    assert first["label"] == 5 and first["fold"] == "test" and first["offset"] == 0
+    assert len(first["pixels"]) == 784 and first["count"] > 20
+    assert 0 <= first["prediction"]["prediction"] <= 9
+    second = requests.get(f"{live_server}/v1/digits", params={"label": 5, "offset": 1}).json()
+    assert second["id"] > first["id"]
+    randomly = requests.get(f"{live_server}/v1/digits", params={"offset": "random"}).json()
+    assert 0 <= randomly["offset"] < randomly["count"]
+    by_id = requests.get(f"{live_server}/v1/digits/{first['id']}").json()
+    assert by_id["pixels"] == first["pixels"] and by_id["fold"] == "test"
+    train = requests.get(f"{live_server}/v1/digits", params={"fold": "train"}).json()
+    assert train["fold"] == "train"
+    assert_error(requests.get(f"{live_server}/v1/digits/123456"), 404)
+    assert_error(requests.get(f"{live_server}/v1/digits", params={"label": 10}), 400)
+    assert_error(requests.get(f"{live_server}/v1/digits", params={"fold": "x"}), 400)
+    assert_error(requests.get(f"{live_server}/v1/digits", params={"offset": 99999}), 404)
+
+
+def test_procedures_need_a_training_server(live_server: str) -> None:
+    answer = requests.put(f"{live_server}/v1/procedures/x", json={}, timeout=30)
+    assert_error(answer, 403)
+
+
+def test_openapi_describes_every_route(live_server: str) -> None:
+    from mlpaint.app import BLUEPRINTS
+
+    spec = requests.get(f"{live_server}/v1/openapi.json").json()
+    assert spec["openapi"].startswith("3.")
+    documented = {(path, method.upper()) for path, item in spec["paths"].items() for method in item}
+    from flask import Flask
+
+    app = Flask("routes")
+    for blueprint in BLUEPRINTS:
+        app.register_blueprint(blueprint)
+    served = set()
+    for rule in app.url_map.iter_rules():
+        if rule.rule.startswith("/v1"):
+            path = rule.rule.replace("<int:", "{").replace("<", "{").replace(">", "}")
+            served |= {(path, m) for m in rule.methods - {"HEAD", "OPTIONS"}}
+    assert documented == served
+
+
+def test_paint_page_and_unknown_paths(live_server: str) -> None:
+    page = requests.get(f"{live_server}/")
+    assert page.status_code == 200 and 'id="paint"' in page.text
+    assert_error(requests.get(f"{live_server}/v1/nothing-here"), 404)
+    assert_error(requests.get(f"{live_server}/no-such-file.js"), 404)
+    assert_error(requests.delete(f"{live_server}{SCORER}"), 405)

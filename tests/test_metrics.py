@@ -1,0 +1,100 @@
+"""mlpaint.metrics against scikit-learn and against hand-worked cases."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from sklearn import metrics as skm
+
+from mlpaint.metrics import evaluate, mldb_weighted_accuracy, summarize
+
+
+def _random_case(seed: int, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """Labels and softmax probabilities that are right most of the time."""
+    rng = np.random.default_rng(seed)
+    labels = rng.integers(0, 10, size=n)
+    logits = rng.normal(size=(n, 10))
+    logits[np.arange(n), labels] += rng.uniform(0, 4, size=n)
+    p = np.exp(logits)
+    return labels, (p / p.sum(axis=1, keepdims=True)).astype(np.float32)
+
+
+@settings(max_examples=40, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1), n=st.integers(1, 400))
+def test_agrees_with_scikit_learn(seed: int, n: int) -> None:
+    labels, proba = _random_case(seed, n)
+    predicted = proba.argmax(axis=1)
+    result = evaluate(labels, proba)
+    digits = list(range(10))
+    precision, recall, f1, support = skm.precision_recall_fscore_support(
+        labels, predicted, labels=digits, zero_division=0
+    )
+    assert result["n"] == n
+    assert result["accuracy"] == pytest.approx(skm.accuracy_score(labels, predicted))
+    assert result["confusion"] == skm.confusion_matrix(labels, predicted, labels=digits).tolist()
+    np.testing.assert_allclose([c["precision"] for c in result["per_class"]], precision)
+    np.testing.assert_allclose([c["recall"] for c in result["per_class"]], recall)
+    np.testing.assert_allclose([c["f1"] for c in result["per_class"]], f1)
+    assert [c["support"] for c in result["per_class"]] == support.tolist()
+    assert result["macro_f1"] == pytest.approx(f1.mean())
+    assert result["macro_precision"] == pytest.approx(precision.mean())
+    p64 = proba.astype(np.float64)
+    expected_loss = skm.log_loss(labels, p64 / p64.sum(axis=1, keepdims=True), labels=digits)
+    assert result["log_loss"] == pytest.approx(expected_loss, rel=1e-5)
+
+
+def test_mldb_weighted_accuracy_by_hand() -> None:
+    # Four digits: 0 (right), 0 (called 1), 1 (right), 2 (right).
+    confusion = np.zeros((10, 10), dtype=np.int64)
+    confusion[0, 0], confusion[0, 1], confusion[1, 1], confusion[2, 2] = 1, 1, 1, 1
+    # One-vs-rest accuracies: digit 0: 3/4 (missed one), digit 1: 3/4 (one false alarm),
+    # digit 2: 4/4. Supports 2, 1, 1 out of 4.
+    expected = (2 * 0.75 + 1 * 0.75 + 1 * 1.0) / 4
+    assert mldb_weighted_accuracy(confusion) == pytest.approx(expected)
+
+
+def test_mldb_weighted_accuracy_is_one_minus_two_errors_over_ten_when_balanced() -> None:
+    labels = np.repeat(np.arange(10), 100)
+    predicted = labels.copy()
+    predicted[::37] = (predicted[::37] + 3) % 10  # 28 mistakes
+    proba = np.eye(10, dtype=np.float32)[predicted]
+    result = evaluate(labels, proba)
+    assert result["error_rate"] == pytest.approx(28 / 1000)
+    assert result["mldb_weighted_accuracy"] == pytest.approx(1 - 2 * (28 / 1000) / 10)
+
+
+def test_perfect_and_never_predicted_classes() -> None:
+    labels = np.array([3, 3, 5, 7])
+    perfect = evaluate(labels, np.eye(10, dtype=np.float32)[labels])
+    assert perfect["accuracy"] == perfect["mldb_weighted_accuracy"] == 1.0
+    assert perfect["log_loss"] == pytest.approx(0.0, abs=1e-12)
+    # Digits never drawn nor predicted count as 0 in the macro averages, like scikit-learn's.
+    assert perfect["macro_f1"] == pytest.approx(3 / 10)
+    assert sum(map(sum, perfect["confusion"])) == 4
+    # A confident mistake costs a large but finite log loss.
+    wrong = evaluate(np.array([1]), np.eye(10, dtype=np.float32)[[2]])
+    assert wrong["accuracy"] == 0.0 and np.isfinite(wrong["log_loss"])
+    json.dumps(perfect)  # everything is plain JSON
+
+
+def test_bad_inputs_are_rejected() -> None:
+    with pytest.raises(ValueError, match="probabilities"):
+        evaluate(np.array([1, 2]), np.zeros((3, 10)))
+    with pytest.raises(ValueError, match=r"0\.\.9"):
+        evaluate(np.array([10]), np.zeros((1, 10)))
+    with pytest.raises(ValueError):
+        evaluate(np.array([], dtype=int), np.zeros((0, 10)))
+
+
+def test_summarize_gives_mean_and_sample_std() -> None:
+    runs = [evaluate(*_random_case(seed, 200)) for seed in range(3)]
+    summary = summarize(runs)
+    accuracies = [r["accuracy"] for r in runs]
+    assert summary["mean"]["accuracy"] == pytest.approx(np.mean(accuracies))
+    assert summary["std"]["accuracy"] == pytest.approx(np.std(accuracies, ddof=1))
+    assert set(summary["mean"]) == set(summary["std"]) >= {"log_loss", "mldb_weighted_accuracy"}
+    assert summarize(runs[:1])["std"]["accuracy"] == 0.0
