@@ -128,7 +128,9 @@ def _register_functions(con: duckdb.DuckDBPyConnection) -> None:
 
 
 def _configure_train(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--config", type=Path, help="experiment TOML (default: experiments/default.toml)")
+    p.add_argument(
+        "--config", type=Path, help="experiment TOML (default: the shipped default.toml)"
+    )
     p.add_argument("--name", help="model name (default: the config file's stem)")
 
 
@@ -198,7 +200,12 @@ _COMMANDS: list[
         Callable[[argparse.Namespace], int],
     ]
 ] = [
-    ("import", "import MNIST (or a CSV/Parquet/IDX source) into DuckDB", _configure_import, _cmd_import),
+    (
+        "import",
+        "import MNIST (or a CSV/Parquet/IDX source) into DuckDB",
+        _configure_import,
+        _cmd_import,
+    ),
     ("sql", "run a SQL query or script, with the ml_* functions", _configure_sql, _cmd_sql),
     ("train", "train a model from an experiment config", _configure_train, _cmd_train),
     ("models", "list models, or activate one", _configure_models, _cmd_models),

@@ -65,7 +65,9 @@ def _read_all(sources: list[str] | None, progress: bool) -> list[DigitBatch]:
         return read_vendored()
     with scratch_dir() as workdir:
         batches: list[DigitBatch] = []
-        for spec in tqdm(sources, desc="reading sources", unit="file", disable=None if progress else True):
+        for spec in tqdm(
+            sources, desc="reading sources", unit="file", disable=None if progress else True
+        ):
             batches.extend(read_source(spec, Path(workdir)))
     return batches
 
@@ -81,7 +83,10 @@ def _write(path: Path, batches: list[DigitBatch], progress: bool) -> int:
             _remove_database(path)
         raise
     try:
-        with db.transaction(con), tqdm(total=2, desc="writing", disable=None if progress else True) as bar:
+        with (
+            db.transaction(con),
+            tqdm(total=2, desc="writing", disable=None if progress else True) as bar,
+        ):
             db.run_script(con, "schema.sql")
             con.execute("DELETE FROM digits")
             con.register("incoming_digits", table)

@@ -206,7 +206,8 @@ def read_csv(path: Path) -> DigitBatch:
 
 
 def _csv_has_header(path: Path) -> bool:
-    """A header row is one whose first field is not a number (DuckDB's sniffer guesses too often)."""
+    """Tell whether the first line is a header: its first field is not a number."""
+    # DuckDB's sniffer cannot tell a header from data when every column is numeric.
     opener = gzip.open if path.read_bytes()[:2] == b"\x1f\x8b" else open
     with opener(path, "rt", encoding="utf-8", errors="replace") as handle:
         first = handle.readline().split(",", 1)[0].strip().strip('"')

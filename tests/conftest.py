@@ -101,12 +101,26 @@ def connect_ro() -> Iterator:
 TINY_CONFIG = {
     "description": "a tiny model for tests",
     "input_data": "SELECT id, pixels AS features, label FROM digits",
-    "algorithm": {"bags": 2, "max_iter": 6, "num_leaves": 15, "max_depth": 5, "seed": 7},
+    "algorithm": {
+        "bags": 2,
+        "max_iter": 6,
+        "num_leaves": 15,
+        "max_depth": 5,
+        "seed": 7,
+        "num_threads": 1,
+    },
 }
 SMALLER_CONFIG = {
     "description": "an even smaller second model",
     "input_data": "SELECT id, pixels AS features, label FROM digits",
-    "algorithm": {"bags": 1, "max_iter": 3, "num_leaves": 7, "max_depth": 3, "seed": 3},
+    "algorithm": {
+        "bags": 1,
+        "max_iter": 3,
+        "num_leaves": 7,
+        "max_depth": 3,
+        "seed": 3,
+        "num_threads": 1,
+    },
     "preprocess": {"deskew": True},
 }
 

@@ -33,8 +33,19 @@ def test_sql_script_prints_every_result(small_db: Path, tmp_path: Path, capsys) 
 
 
 def test_sql_lists_render_as_json_in_csv(small_db: Path, capsys) -> None:
-    assert main(["sql", "--db", str(small_db), "--format", "csv",
-                 "SELECT pixels FROM digits WHERE id = 0"]) == 0
+    assert (
+        main(
+            [
+                "sql",
+                "--db",
+                str(small_db),
+                "--format",
+                "csv",
+                "SELECT pixels FROM digits WHERE id = 0",
+            ]
+        )
+        == 0
+    )
     cell = capsys.readouterr().out.splitlines()[1]
     assert len(json.loads(json.loads(f"{cell}") if cell.startswith('"') else cell)) == 784
 
@@ -50,13 +61,25 @@ def test_sql_errors_exit_nonzero_with_duckdb_message(small_db: Path, capsys) -> 
 
 def test_python_dash_m_and_console_script(small_db: Path) -> None:
     result = subprocess.run(
-        [sys.executable, "-m", "mlpaint", "sql", "--db", str(small_db), "--format", "csv",
-         "SELECT count(*) AS n FROM digits"],
-        capture_output=True, text=True, check=True,
+        [
+            sys.executable,
+            "-m",
+            "mlpaint",
+            "sql",
+            "--db",
+            str(small_db),
+            "--format",
+            "csv",
+            "SELECT count(*) AS n FROM digits",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
     )
     assert result.stdout == "n\n3000\n"
-    version = subprocess.run([sys.executable, "-m", "mlpaint", "--version"],
-                             capture_output=True, text=True, check=True)
+    version = subprocess.run(
+        [sys.executable, "-m", "mlpaint", "--version"], capture_output=True, text=True, check=True
+    )
     assert version.stdout.startswith("mlpaint ")
 
 

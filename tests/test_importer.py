@@ -12,8 +12,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import read_idx, write_idx, write_idx_pair
 
+from conftest import read_idx, write_idx, write_idx_pair
 from mlpaint.cli import main
 from mlpaint.sources import SourceError, read_idx_pair
 
@@ -40,17 +40,29 @@ def test_full_import_matches_the_idx_files(full_db: Path, connect_ro) -> None:
         "SELECT source, count(*), min(id), max(id) FROM digits GROUP BY source ORDER BY min(id)"
     ).fetchall()
     assert sources == [("mnist-train", 60000, 0, 59999), ("mnist-test", 10000, 60000, 69999)]
-    types = dict(con.execute("SELECT column_name, data_type FROM information_schema.columns "
-                             "WHERE table_name = 'digits'").fetchall())
-    assert types == {"id": "INTEGER", "label": "UTINYINT", "pixels": "UTINYINT[784]",
-                     "source": "VARCHAR"}
-    train_images, test_images = read_idx("train-images-idx3-ubyte.gz"), read_idx(
-        "t10k-images-idx3-ubyte.gz"
+    types = dict(
+        con.execute(
+            "SELECT column_name, data_type FROM information_schema.columns "
+            "WHERE table_name = 'digits'"
+        ).fetchall()
+    )
+    assert types == {
+        "id": "INTEGER",
+        "label": "UTINYINT",
+        "pixels": "UTINYINT[784]",
+        "source": "VARCHAR",
+    }
+    train_images, test_images = (
+        read_idx("train-images-idx3-ubyte.gz"),
+        read_idx("t10k-images-idx3-ubyte.gz"),
     )
     train_labels = read_idx("train-labels-idx1-ubyte.gz")
-    for digit_id, image, label in [(0, train_images[0], train_labels[0]),
-                                   (59999, train_images[-1], train_labels[-1]),
-                                   (60000, test_images[0], None), (69999, test_images[-1], None)]:
+    for digit_id, image, label in [
+        (0, train_images[0], train_labels[0]),
+        (59999, train_images[-1], train_labels[-1]),
+        (60000, test_images[0], None),
+        (69999, test_images[-1], None),
+    ]:
         stored_label, pixels = con.execute(
             "SELECT label, pixels FROM digits WHERE id = ?", [digit_id]
         ).fetchone()
@@ -119,8 +131,13 @@ def _pixel_300(folder: Path, images: np.ndarray, labels: np.ndarray) -> Path:
 
 def _csv_784_columns(folder: Path, images: np.ndarray, labels: np.ndarray) -> Path:
     path = folder / "short.csv"
-    path.write_text("\n".join(",".join(map(str, img.reshape(-1)[:783].tolist() + [lab]))
-                              for img, lab in zip(images, labels, strict=True)) + "\n")
+    path.write_text(
+        "\n".join(
+            ",".join(map(str, [*img.reshape(-1)[:783].tolist(), lab]))
+            for img, lab in zip(images, labels, strict=True)
+        )
+        + "\n"
+    )
     return path
 
 
@@ -162,8 +179,12 @@ def test_vendored_checksum_is_verified(tmp_path: Path, mnist_train) -> None:
     write_idx(folder / "t10k-images-idx3-ubyte.gz", images[:10], 0x803)
     write_idx(folder / "t10k-labels-idx1-ubyte.gz", labels[:10], 0x801)
     with pytest.raises(SourceError, match="sha256"):
-        read_idx_pair(folder / "t10k-images-idx3-ubyte.gz", folder / "t10k-labels-idx1-ubyte.gz",
-                      "mnist-test", verify=True)
+        read_idx_pair(
+            folder / "t10k-images-idx3-ubyte.gz",
+            folder / "t10k-labels-idx1-ubyte.gz",
+            "mnist-test",
+            verify=True,
+        )
 
 
 @pytest.mark.parametrize("header", [False, True])
@@ -237,11 +258,10 @@ def test_fold_hash_is_md5_and_pinned(full_db: Path, connect_ro) -> None:
     con = connect_ro(full_db)
     test_ids = [r[0] for r in con.execute("SELECT id FROM digits_test ORDER BY id").fetchall()]
     assert len(test_ids) == 13902
-    assert hashlib.md5(",".join(map(str, test_ids)).encode()).hexdigest() == (
-        PINNED_TEST_IDS_MD5
-    )
+    assert hashlib.md5(",".join(map(str, test_ids)).encode()).hexdigest() == (PINNED_TEST_IDS_MD5)
     python_side = [
-        i for i in range(70000)
+        i
+        for i in range(70000)
         if int.from_bytes(hashlib.md5(str(i).encode()).digest()[:8], "big") % 5 == 0
     ]
     assert python_side == test_ids

@@ -30,8 +30,18 @@ def installed_venv(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("venv")
     wheels = root / "wheels"
     subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q",
-         "-w", str(wheels), str(ROOT)],
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            "--no-deps",
+            "--no-build-isolation",
+            "-q",
+            "-w",
+            str(wheels),
+            str(ROOT),
+        ],
         check=True,
     )
     env_dir = root / "env"
@@ -43,8 +53,9 @@ def installed_venv(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def test_wheel_install_finds_its_files(installed_venv: Path, tmp_path: Path) -> None:
-    result = subprocess.run([installed_venv, "-c", CHECK], cwd=tmp_path, capture_output=True,
-                            text=True)
+    result = subprocess.run(
+        [installed_venv, "-c", CHECK], cwd=tmp_path, capture_output=True, text=True
+    )
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "ok"
 
@@ -52,11 +63,23 @@ def test_wheel_install_finds_its_files(installed_venv: Path, tmp_path: Path) -> 
 def test_installed_console_script_imports_vendored_data(installed_venv: Path, tmp_path: Path):
     script = installed_venv.parent / "mlpaint"
     db = tmp_path / "fresh.duckdb"
-    result = subprocess.run([script, "import", "--db", str(db)], cwd=tmp_path,
-                            capture_output=True, text=True)
+    result = subprocess.run(
+        [script, "import", "--db", str(db)], cwd=tmp_path, capture_output=True, text=True
+    )
     assert result.returncode == 0, result.stderr
     assert "Imported 70,000 digits" in result.stdout
-    folds = subprocess.run([script, "sql", "--db", str(db), "--format", "csv",
-                            "SELECT count(*) AS n FROM digits_test"], cwd=tmp_path,
-                           capture_output=True, text=True)
+    folds = subprocess.run(
+        [
+            script,
+            "sql",
+            "--db",
+            str(db),
+            "--format",
+            "csv",
+            "SELECT count(*) AS n FROM digits_test",
+        ],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+    )
     assert folds.stdout == "n\n13902\n", folds.stderr
