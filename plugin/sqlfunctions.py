@@ -184,8 +184,11 @@ def _explain_fn(
         valid_labels, labels = _labels(function, label)
         result = np.zeros((len(valid_pixels), PIXELS), dtype=np.float32)
         if len(matrix):
-            values = explain(slot.model, matrix).values  # (n_valid, 10, 784)
-            result[valid_pixels] = values[np.arange(len(matrix)), labels[valid_pixels]]
+            # Queries like `FROM sample, range(10) t(d)` repeat each image once per digit, and
+            # one TreeSHAP pass explains all ten digits: explain each distinct image once.
+            unique, inverse = np.unique(matrix, axis=0, return_inverse=True)
+            values = explain(slot.model, unique).values  # (n_unique, 10, 784)
+            result[valid_pixels] = values[inverse.reshape(-1), labels[valid_pixels]]
         valid = valid_pixels & valid_labels
         return _with_nulls(valid, result[valid], PIXELS)
 

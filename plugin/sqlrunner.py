@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import datetime
 import decimal
@@ -14,6 +15,7 @@ from typing import Any, TextIO
 import duckdb
 
 FORMATS = ("table", "csv", "json")
+TABLE_ROWS = 100  # rows the table format shows before eliding the middle
 # Statements whose rows are the point (a PIVOT parses as MULTI); others only report a count.
 ROW_STATEMENTS = {
     duckdb.StatementType.SELECT,
@@ -27,7 +29,18 @@ ROW_STATEMENTS = {
 
 def statements(text: str) -> list[str]:
     """Split a script into its statements, using DuckDB's own parser."""
-    return [statement.query for statement in duckdb.extract_statements(text)]
+    return [_bare(statement.query) for statement in duckdb.extract_statements(text)]
+
+
+def _bare(query: str) -> str:
+    """A statement without the semicolon and the comment lines DuckDB's splitter leaves after it.
+
+    ``con.sql`` wraps its text, so a trailing semicolon is a syntax error there.
+    """
+    lines = query.rstrip().splitlines()
+    while lines and (not lines[-1].strip() or lines[-1].lstrip().startswith("--")):
+        lines.pop()
+    return "\n".join(lines).rstrip().removesuffix(";")
 
 
 def run_script_results(
@@ -36,9 +49,9 @@ def run_script_results(
     """Run each statement of ``text``, yielding the result of every one that returns rows."""
     for statement in duckdb.extract_statements(text):
         if statement.type in ROW_STATEMENTS:
-            yield con.sql(statement.query)
+            yield con.sql(_bare(statement.query))
         else:
-            con.execute(statement.query).fetchall()
+            con.execute(_bare(statement.query)).fetchall()
 
 
 def print_results(con: duckdb.DuckDBPyConnection, text: str, fmt: str, out: TextIO) -> int:
@@ -55,7 +68,7 @@ def print_results(con: duckdb.DuckDBPyConnection, text: str, fmt: str, out: Text
 def render(relation: duckdb.DuckDBPyRelation, fmt: str) -> str:
     """Render one result as text in ``fmt`` (table, csv or json)."""
     if fmt == "table":
-        return str(relation)
+        return render_table(relation)
     columns = relation.columns
     rows = relation.fetchall()
     if fmt == "csv":
@@ -63,6 +76,14 @@ def render(relation: duckdb.DuckDBPyRelation, fmt: str) -> str:
     if fmt == "json":
         return json.dumps(to_records(columns, rows), default=json_default) + "\n"
     raise ValueError(f"unknown format {fmt!r}; choose one of {', '.join(FORMATS)}")
+
+
+def render_table(relation: duckdb.DuckDBPyRelation, max_rows: int = TABLE_ROWS) -> str:
+    """DuckDB's own box rendering, showing up to ``max_rows`` rows (it prints to stdout)."""
+    buffer = io.StringIO()
+    with contextlib.redirect_stdout(buffer):
+        relation.show(max_rows=max_rows)
+    return buffer.getvalue()
 
 
 def to_records(columns: Sequence[str], rows: Sequence[tuple[Any, ...]]) -> list[dict[str, Any]]:

@@ -16,13 +16,16 @@ SCRIPTS = sorted(p.name for p in resource_dir("sql").glob("*.sql"))
 
 
 def test_the_scripts_users_need_are_shipped() -> None:
-    assert {"schema.sql", "folds.sql", "explore.sql"} <= set(SCRIPTS)
+    assert {"schema.sql", "folds.sql", "explore.sql", "evaluate.sql", "explain.sql"} <= set(SCRIPTS)
 
 
 @pytest.mark.parametrize("script", SCRIPTS)
-def test_script_runs_on_the_slice(script: str, small_db: Path) -> None:
-    con = duckdb.connect(str(small_db))
+def test_script_runs_on_the_slice(script: str, trained_db: Path) -> None:
+    from mlpaint import sqlfunctions
+
+    con = duckdb.connect(str(trained_db))
     try:
+        sqlfunctions.register(con)
         out = io.StringIO()
         print_results(con, db.read_script(script), "csv", out)
     finally:
@@ -53,3 +56,49 @@ def _results(con: duckdb.DuckDBPyConnection, text: str) -> list[duckdb.DuckDBPyR
     from mlpaint.sqlrunner import run_script_results
 
     return [rel for rel in run_script_results(con, text)]
+
+
+def test_evaluate_sql_matches_the_stored_metrics(trained_db: Path) -> None:
+    from mlpaint import registry, sqlfunctions
+
+    con = duckdb.connect(str(trained_db))
+    try:
+        sqlfunctions.register(con)
+        results = [rel.fetchall() for rel in _results(con, db.read_script("evaluate.sql"))]
+        stored = registry.get_model_info(con, "tiny")
+    finally:
+        con.close()
+    headline, confusion, per_digit, mistakes = results
+    test = stored["metrics"]["test"]
+    rows, accuracy, mldb = headline[0]
+    assert rows == stored["row_counts"][0]["test"]
+    assert accuracy == pytest.approx(test["accuracy"], abs=1e-12)
+    assert mldb == pytest.approx(test["mldb_weighted_accuracy"], abs=1e-12)
+    assert [list(row[1:]) for row in confusion] == stored["confusion"][0]
+    per_class = stored["metrics"]["folds"][0]["test"]["per_class"]
+    for (digit, support, precision, recall), expected in zip(per_digit, per_class, strict=True):
+        assert digit == expected["digit"] and support == expected["support"]
+        assert precision == pytest.approx(expected["precision"], abs=1e-12)
+        assert recall == pytest.approx(expected["recall"], abs=1e-12)
+    assert len(mistakes) == 10
+    assert all(m[1] != m[2] and len(m[4]) == 784 for m in mistakes)
+    assert [m[3] for m in mistakes] == sorted((m[3] for m in mistakes), reverse=True)
+
+
+def test_explain_sql_maps_and_one_example(trained_db: Path) -> None:
+    from mlpaint import sqlfunctions
+
+    con = duckdb.connect(str(trained_db))
+    try:
+        sqlfunctions.register(con)
+        maps, ascii_map, example = [
+            rel.fetchall() for rel in _results(con, db.read_script("explain.sql"))
+        ]
+    finally:
+        con.close()
+    assert [m[0] for m in maps] == list(range(10))
+    assert all(len(m[1]) == 784 and min(m[1]) >= 0 and max(m[1]) > 0 for m in maps)
+    assert len(ascii_map) == 28 and any("#" in row[1] for row in ascii_map)
+    (_, _, _, bias, pixels_sum, score, explanation) = example[0]
+    assert bias + pixels_sum == pytest.approx(score, abs=1e-4)
+    assert len(explanation) == 784
