@@ -184,12 +184,24 @@ def _cmd_serve(args: argparse.Namespace) -> int:
 
 def _configure_demo(p: argparse.ArgumentParser) -> None:
     _add_server_options(p)
+    p.add_argument(
+        "--config",
+        type=Path,
+        help="experiment to train when there is no model (default: experiments/default.toml)",
+    )
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:
     from mlpaint import demo
+    from mlpaint.experiment import ConfigError
+    from mlpaint.sources import SourceError
 
-    return demo.run_demo(args.db, host=args.host, port=args.port, threads=args.workers)
+    try:
+        return demo.run_demo(
+            args.db, host=args.host, port=args.port, threads=args.workers, config_path=args.config
+        )
+    except (ConfigError, SourceError, OSError) as exc:
+        raise CommandError(str(exc), EXIT_BAD_INPUT) from exc
 
 
 _COMMANDS: list[

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 from mlpaint import db, registry, server, training
 from mlpaint.experiment import load_config
@@ -12,22 +13,19 @@ from mlpaint.importer import import_digits
 DEFAULT_TRAINING_MINUTES = 3
 
 
-def run_demo(db_path: str | os.PathLike[str] | None, *, host: str, port: int, threads: int) -> int:
+def run_demo(
+    db_path: str | os.PathLike[str] | None,
+    *,
+    host: str,
+    port: int,
+    threads: int,
+    config_path: Path | None = None,
+) -> int:
     """Make sure there are digits and a model, then serve (training allowed on loopback)."""
     path = db.resolve_db_path(db_path)
-    print(import_digits(path).message)
+    print(import_digits(path).message, flush=True)
     if not _has_model(path):
-        print(
-            "no model yet: training the default model (experiments/default.toml); "
-            f"this takes about {DEFAULT_TRAINING_MINUTES} minutes on a 2-core machine",
-            flush=True,
-        )
-        con = db.connect(path)
-        try:
-            report = training.train(con, load_config(None), "default", progress=True)
-        finally:
-            con.close()
-        print(training.format_report(report))
+        _train_first_model(path, config_path)
     # On loopback the demo is the single writer, so `mlpaint train` elsewhere goes through it.
     loopback = host in ("127.0.0.1", "localhost", "::1")
     return server.serve(
@@ -38,6 +36,21 @@ def run_demo(db_path: str | os.PathLike[str] | None, *, host: str, port: int, th
         allow_training=loopback,
         ready_message="open the paint page: ",
     )
+
+
+def _train_first_model(path: Path, config_path: Path | None) -> None:
+    name = config_path.stem if config_path else "default"
+    which = config_path or "experiments/default.toml"
+    minutes = (
+        "" if config_path else f"; this takes about {DEFAULT_TRAINING_MINUTES} minutes on 2 cores"
+    )
+    print(f"no model yet: training {name!r} from {which}{minutes}", flush=True)
+    con = db.connect(path)
+    try:
+        report = training.train(con, load_config(config_path), name, progress=True)
+    finally:
+        con.close()
+    print(training.format_report(report))
 
 
 def _has_model(path: os.PathLike[str]) -> bool:
