@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -167,7 +168,13 @@ def _configure_serve(p: argparse.ArgumentParser) -> None:
 def _add_server_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=8000)
-    p.add_argument("--workers", type=int, default=8, help="server threads (default 8)")
+    p.add_argument(
+        "--workers",
+        type=int,
+        default=os.cpu_count() or 2,
+        help="server processes (default: one per core; 1 when training is allowed)",
+    )
+    p.add_argument("--threads", type=int, default=4, help="threads per process (default 4)")
 
 
 def _cmd_serve(args: argparse.Namespace) -> int:
@@ -177,7 +184,8 @@ def _cmd_serve(args: argparse.Namespace) -> int:
         args.db,
         host=args.host,
         port=args.port,
-        threads=args.workers,
+        workers=args.workers,
+        threads=args.threads,
         allow_training=args.allow_training,
     )
 
@@ -198,7 +206,7 @@ def _cmd_demo(args: argparse.Namespace) -> int:
 
     try:
         return demo.run_demo(
-            args.db, host=args.host, port=args.port, threads=args.workers, config_path=args.config
+            args.db, host=args.host, port=args.port, threads=args.threads, config_path=args.config
         )
     except (ConfigError, SourceError, OSError) as exc:
         raise CommandError(str(exc), EXIT_BAD_INPUT) from exc

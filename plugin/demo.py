@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
+from typing import NoReturn
 
-from mlpaint import db, registry, server, training
+from mlpaint import db, registry, training
 from mlpaint.experiment import load_config
 from mlpaint.importer import import_digits
 
@@ -20,7 +22,7 @@ def run_demo(
     port: int,
     threads: int,
     config_path: Path | None = None,
-) -> int:
+) -> NoReturn:
     """Make sure there are digits and a model, then serve (training allowed on loopback)."""
     path = db.resolve_db_path(db_path)
     print(import_digits(path).message, flush=True)
@@ -28,14 +30,12 @@ def run_demo(
         _train_first_model(path, config_path)
     # On loopback the demo is the single writer, so `mlpaint train` elsewhere goes through it.
     loopback = host in ("127.0.0.1", "localhost", "::1")
-    return server.serve(
-        path,
-        host=host,
-        port=port,
-        threads=threads,
-        allow_training=loopback,
-        ready_message="open the paint page: ",
-    )
+    print(f"open the paint page: http://{host}:{port}/", flush=True)
+    # Serve from a fresh process: the import and training above started thread pools that a
+    # forking server must not inherit.
+    command = [sys.executable, "-m", "mlpaint", "serve", "--db", str(path), "--host", host]
+    command += ["--port", str(port), "--threads", str(threads)]
+    os.execv(sys.executable, command + (["--allow-training"] if loopback else []))
 
 
 def _train_first_model(path: Path, config_path: Path | None) -> None:

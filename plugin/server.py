@@ -1,17 +1,15 @@
-"""``mlpaint serve``: the app on waitress, announced beside the database for other commands."""
+"""``mlpaint serve``: the app on gunicorn, announced beside the database for other commands."""
 
 from __future__ import annotations
 
 import json
 import os
-import signal
 import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-import waitress
+from flask import Flask
+from gunicorn.app.base import BaseApplication
 
 from mlpaint import db
 from mlpaint.app import create_app
@@ -33,16 +31,24 @@ def running_server(db_path: str | os.PathLike[str] | None) -> dict[str, Any] | N
     return info
 
 
-@contextmanager
-def announced(db_path: Path, url: str, allow_training: bool) -> Iterator[None]:
-    """Write the announcement while the server runs; remove it however the server stops."""
-    path = announcement_path(db_path)
-    info = {"url": url, "pid": os.getpid(), "allow_training": allow_training}
-    path.write_text(json.dumps(info))
-    try:
-        yield
-    finally:
-        path.unlink(missing_ok=True)
+class _Gunicorn(BaseApplication):  # type: ignore[misc]
+    """gunicorn run from Python: each worker process builds its own app (and DuckDB connection)."""
+
+    def __init__(self, app_config: dict[str, Any], options: dict[str, Any]) -> None:
+        self.app_config = app_config
+        self.options = options
+        super().__init__()
+
+    def load_config(self) -> None:
+        for key, value in self.options.items():
+            self.cfg.set(key, value)
+
+    def load(self) -> Flask:
+        try:
+            return create_app(self.app_config)
+        except (db.DatabaseBusyError, FileNotFoundError) as exc:
+            print(f"mlpaint serve: {exc}", file=sys.stderr, flush=True)
+            sys.exit(3)  # gunicorn's "worker failed to boot": the master stops too
 
 
 def serve(
@@ -50,35 +56,57 @@ def serve(
     *,
     host: str = "127.0.0.1",
     port: int = 8000,
-    threads: int = 8,
+    workers: int = 2,
+    threads: int = 4,
     allow_training: bool = False,
     ready_message: str = "",
 ) -> int:
-    """Serve the API and paint page with waitress until interrupted."""
+    """Serve the API and paint page with gunicorn until interrupted (Ctrl-C or SIGTERM).
+
+    Call it from a process that has not opened DuckDB or trained (``mlpaint demo`` execs a
+    fresh ``mlpaint serve``): workers are forked, and forked thread pools are not safe.
+    """
     path = db.resolve_db_path(db_path)
     if not path.exists():
         print(f"mlpaint serve: {path}: no database; run `mlpaint import` first", file=sys.stderr)
         return 1
-    app = create_app({"DATABASE": str(path), "ALLOW_TRAINING": allow_training})
-    server = waitress.create_server(app, host=host, port=port, threads=threads, ident="mlpaint")
-    url = f"http://{_display_host(host)}:{server.effective_port}/"
-    # SIGTERM ends the loop like Ctrl-C, so the announcement is removed.
-    signal.signal(signal.SIGTERM, _interrupt)
-    with announced(path, url, allow_training):
-        mode = "read-write, training allowed" if allow_training else "read-only"
+    # Reading processes can share the file; the single writer must be one process.
+    workers = 1 if allow_training else max(1, workers)
+    url = f"http://{_display_host(host)}:{port}/"
+    mode = "read-write, training allowed" if allow_training else "read-only"
+    announcement = announcement_path(path)
+    info = {"url": url, "pid": os.getpid(), "allow_training": allow_training}
+
+    def when_ready(_: Any) -> None:
+        announcement.write_text(json.dumps(info))
         print(f"{ready_message}mlpaint serving {path} ({mode}) at {url}", flush=True)
-        try:
-            server.run()
-        except KeyboardInterrupt:
-            pass
-        finally:
-            server.close()
-            app.extensions["mlpaint"].close()
+
+    def on_exit(_: Any) -> None:
+        announcement.unlink(missing_ok=True)
+
+    options = {
+        "bind": f"{host}:{port}",
+        "workers": workers,
+        "worker_class": "gthread",
+        "threads": max(1, threads),
+        "timeout": 120,
+        "graceful_timeout": 10,
+        "limit_request_line": 8190,  # a GET scorer call carries 784 pixels in its URL
+        "loglevel": "warning",
+        "accesslog": None,
+        "when_ready": when_ready,
+        "on_exit": on_exit,
+        "worker_exit": _close_database,
+    }
+    _Gunicorn({"DATABASE": str(path), "ALLOW_TRAINING": allow_training}, options).run()
     return 0
 
 
-def _interrupt(signum: int, frame: object) -> None:
-    raise KeyboardInterrupt
+def _close_database(_: Any, worker: Any) -> None:
+    """Close a worker's DuckDB connection before the interpreter shuts down."""
+    app = getattr(worker, "wsgi", None)
+    if isinstance(app, Flask):
+        app.extensions["mlpaint"].close()
 
 
 def _display_host(host: str) -> str:

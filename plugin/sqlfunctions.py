@@ -24,8 +24,10 @@ from mlpaint.model import BaggedBoostedTrees
 
 PIXELS = 784
 DIGITS = 10
-PIXELS_TYPE = duckdb.sqltype("DOUBLE[]")  # every numeric list casts to it implicitly
-LABEL_TYPE = duckdb.sqltype("BIGINT")  # every integer type casts to it
+# Type names, not duckdb.sqltype() objects: building those at import starts DuckDB's default
+# instance, whose threads a forked server worker would inherit (and crash on at exit).
+PIXELS_TYPE = "DOUBLE[]"  # every numeric list casts to it implicitly
+LABEL_TYPE = "BIGINT"  # every integer type casts to it
 SUFFIXES = ("scores", "probabilities", "predict", "explain", "explain_bias")
 
 
@@ -78,7 +80,7 @@ def _model_names(con: duckdb.DuckDBPyConnection) -> list[str]:
 
 def register_family(con: duckdb.DuckDBPyConnection, prefix: str, slot: ModelSlot) -> None:
     """Register ``<prefix>_scores`` ... ``<prefix>_explain_bias`` backed by ``slot``."""
-    specs: list[tuple[str, Callable[..., pa.Array], list[duckdb.DuckDBPyType], str]] = [
+    specs: list[tuple[str, Callable[..., pa.Array], list[str], str]] = [
         ("scores", _scores_fn(slot, f"{prefix}_scores"), [PIXELS_TYPE], "FLOAT[10]"),
         ("probabilities", _proba_fn(slot, f"{prefix}_probabilities"), [PIXELS_TYPE], "FLOAT[10]"),
         ("predict", _predict_fn(slot, f"{prefix}_predict"), [PIXELS_TYPE], "UTINYINT"),
@@ -93,8 +95,9 @@ def register_family(con: duckdb.DuckDBPyConnection, prefix: str, slot: ModelSlot
     for suffix, function, params, returns in specs:
         name = f"{prefix}_{suffix}"
         _drop_if_registered(con, name)
+        types = [con.sqltype(param) for param in params]
         con.create_function(
-            name, function, params, duckdb.sqltype(returns), type="arrow", null_handling="special"
+            name, function, types, con.sqltype(returns), type="arrow", null_handling="special"
         )
 
 

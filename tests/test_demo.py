@@ -58,7 +58,9 @@ def test_demo_imports_trains_and_serves(tmp_path: Path) -> None:
     first = run_demo_until_served(db, config, port)
     assert "Imported 70,000 digits" in first
     assert "no model yet: training 'quick'" in first and "top-1 accuracy" in first
-    assert f"open the paint page: mlpaint serving {db} (read-write, training allowed)" in first
-    assert f"http://127.0.0.1:{port}/" in first
+    assert f"open the paint page: http://127.0.0.1:{port}/" in first
+    assert f"mlpaint serving {db} (read-write, training allowed) at http://127.0.0.1:{port}/" in (
+        first
+    )
     again = run_demo_until_served(db, config, free_port())
     assert "already holds 70,000 digits" in again and "no model yet" not in again
