@@ -8,7 +8,7 @@ import time
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from flask import Blueprint, url_for
+from flask import Blueprint, current_app, url_for
 
 from mlpaint import training
 from mlpaint.api.errors import APIError
@@ -88,8 +88,6 @@ def _train(state: Serving, run: Run, config: ExperimentConfig) -> None:
 
 def runs() -> Runs:
     """This app's run book."""
-    from flask import current_app
-
     return current_app.extensions["mlpaint.runs"]
 
 
