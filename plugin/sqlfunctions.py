@@ -121,7 +121,8 @@ def pixels_matrix(
     if flat.null_count:
         raise ValueError(f"{function}: pixels must not contain NULL values")
     values = flat.to_numpy(zero_copy_only=False)
-    if len(values) and (values.min() < 0 or values.max() > 255 or np.isnan(values).any()):
+    # Written so that NaN (whose comparisons are all false) fails it too, in two passes.
+    if len(values) and not (values.min() >= 0 and values.max() <= 255):
         raise ValueError(f"{function}: pixel values must lie in 0..255")
     return valid, np.rint(values).astype(np.uint8).reshape(-1, PIXELS)
 
