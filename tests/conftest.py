@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+import contextlib
 import gzip
+import os
+import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import IO
 
 import duckdb
 import numpy as np
@@ -164,31 +169,51 @@ def free_port() -> int:
 
 @contextmanager
 def running_server(db: Path, *extra: str) -> Iterator[str]:
-    """Run the real `mlpaint serve` (waitress) in a subprocess; yield its base URL."""
+    """Run the real `mlpaint serve` (gunicorn) in a subprocess; yield its base URL."""
     port = free_port()
-    process = subprocess.Popen(
-        [sys.executable, "-m", "mlpaint", "serve", "--db", str(db), "--port", str(port), *extra],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        _wait_until_up(base, process)
-        yield base
-    finally:
-        process.terminate()
+    with tempfile.TemporaryFile("w+") as log:
+        process = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "mlpaint",
+                "serve",
+                "--db",
+                str(db),
+                "--port",
+                str(port),
+                *extra,
+            ],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            text=True,
+            start_new_session=True,  # its own process group: stopping it stops its workers too
+        )
+        base = f"http://127.0.0.1:{port}"
         try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
+            _wait_until_up(base, process, log)
+            yield base
+        finally:
+            _stop(process)
 
 
-def _wait_until_up(base: str, process: subprocess.Popen) -> None:
+def _stop(process: subprocess.Popen) -> None:
+    process.terminate()
+    try:
+        process.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(process.pid, signal.SIGKILL)  # any worker the master left behind
+
+
+def _wait_until_up(base: str, process: subprocess.Popen, log: IO[str]) -> None:
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            raise RuntimeError(f"server exited: {process.stdout.read() if process.stdout else ''}")
+            log.seek(0)
+            raise RuntimeError(f"server exited: {log.read()}")
         try:
             with urllib.request.urlopen(f"{base}/v1/health", timeout=2):
                 return
