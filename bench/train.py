@@ -1,0 +1,225 @@
+"""Train the shipped experiment configs on full MNIST with the hash folds and print the numbers.
+
+    python bench/train.py [--configs A.toml B.toml] [--frontier] [--quick] [--no-baselines]
+
+Per config: top-1 and MLDB weighted test accuracy, training wall and CPU seconds, trees, model
+bytes, single-row predict and explain latency, explain rows/s; then the same for a plain single
+LightGBM booster with as many trees and for k-NN (k=4). --frontier also trains the candidate
+grid below and prints the accuracy / time / explain-cost table that default.toml was chosen from.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import os
+import pickle
+import statistics
+import time
+from collections.abc import Callable
+from dataclasses import replace
+from pathlib import Path
+
+import lightgbm
+import numpy as np
+
+from mlpaint.experiment import DEFAULT_FOLD, ExperimentConfig
+from mlpaint.explain import explain, explain_with_shap
+from mlpaint.metrics import confusion_matrix, mldb_weighted_accuracy
+from mlpaint.model import BaggedBoostedTrees, ModelSpec
+from mlpaint.preprocess import AugmentSpec
+from mlpaint.resources import resource_dir
+from mlpaint.sources import read_vendored
+
+# Candidates measured for default.toml, as overrides of its spec.
+FRONTIER: dict[str, dict] = {
+    "default.toml": {},
+    "no augmentation": {"augment": AugmentSpec()},
+    "no aug, 300 rounds": {"augment": AugmentSpec(), "max_iter": 300},
+    "no aug, no deskew": {"augment": AugmentSpec(), "deskew": False},
+    "3 bags x 0.7, 150 rounds": {
+        "augment": AugmentSpec(),
+        "bags": 3,
+        "bag_fraction": 0.7,
+        "max_iter": 150,
+    },
+    "shift+thick/thin/blur": {
+        "augment": AugmentSpec(copies=1, max_shift=1, thicken=0.3, thin=0.2, blur=0.2)
+    },
+}
+
+
+def hash_test_mask(n: int) -> np.ndarray:
+    """The hash test fold: first 64 bits of md5(str(id)), big-endian, mod 5 == 0."""
+    digests = (hashlib.md5(str(i).encode()).digest()[:8] for i in range(n))
+    return np.fromiter((int.from_bytes(d, "big") % 5 == 0 for d in digests), bool, count=n)
+
+
+def load_mnist() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """All 70,000 digits in id order, and the hash test-fold mask."""
+    batches = read_vendored()
+    pixels = np.concatenate([b.pixels for b in batches])
+    labels = np.concatenate([b.labels for b in batches]).astype(np.int64)
+    return pixels, labels, hash_test_mask(len(labels))
+
+
+def median_seconds(fn: Callable[[int], object], calls: int) -> float:
+    """Median wall time of ``fn(i)`` over ``calls`` calls (after one warm-up call)."""
+    fn(0)
+    times = []
+    for i in range(calls):
+        start = time.perf_counter()
+        fn(i)
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def timed(fn: Callable[[], object]) -> tuple[object, float, float]:
+    """Run ``fn``; return its result, wall seconds and CPU seconds of this process."""
+    wall, cpu = time.perf_counter(), time.process_time()
+    result = fn()
+    return result, time.perf_counter() - wall, time.process_time() - cpu
+
+
+def measure_model(name: str, spec: ModelSpec, data: tuple, quick: bool) -> dict:
+    """Train one config and measure accuracy, size and latencies."""
+    x_train, y_train, x_test, y_test = data
+    model, wall, cpu = timed(lambda: BaggedBoostedTrees.fit(x_train, y_train, spec, progress=True))
+    predicted = model.predict(x_test)
+    confusion = confusion_matrix(y_test, predicted)
+    rows = x_test[:1000]
+    n_single = 50 if quick else 300
+    _, explain_wall, _ = timed(lambda: explain(model, rows))
+    return {
+        "name": name,
+        "accuracy": float(np.mean(predicted == y_test)),
+        "mldb_accuracy": mldb_weighted_accuracy(confusion),
+        "train_s": wall,
+        "cpu_s": cpu,
+        "trees": model.n_trees,
+        "bytes": len(model.to_bytes()),
+        "predict_ms": 1e3 * median_seconds(lambda i: model.predict(x_test[i]), n_single),
+        "explain_ms": 1e3 * median_seconds(lambda i: explain(model, x_test[i]), n_single // 5),
+        "shap_ms": 1e3 * median_seconds(lambda i: explain_with_shap(model, x_test[i]), 5),
+        "explain_rows_s": len(rows) / explain_wall,
+    }
+
+
+def plain_booster(spec: ModelSpec, trees: int, data: tuple) -> dict:
+    """One LightGBM booster on raw pixels, same tree settings, as many trees as the ensemble."""
+    x_train, y_train, x_test, y_test = data
+    params = {**replace(spec, seed=spec.seed).lightgbm_params(0)}
+    train_set = lightgbm.Dataset(x_train, label=y_train, params=params)
+    rounds = max(1, trees // 10)
+    booster, wall, cpu = timed(lambda: lightgbm.train(params, train_set, num_boost_round=rounds))
+    predicted = np.argmax(booster.predict(x_test, num_threads=spec.num_threads), axis=1)
+    one = np.ascontiguousarray(x_test[:1], dtype=np.float32)
+    latency = median_seconds(lambda i: booster.predict(one, raw_score=True, num_threads=1), 300)
+    return {
+        "name": "  plain LightGBM",
+        "accuracy": float(np.mean(predicted == y_test)),
+        "mldb_accuracy": mldb_weighted_accuracy(confusion_matrix(y_test, predicted)),
+        "train_s": wall,
+        "cpu_s": cpu,
+        "trees": booster.num_trees(),
+        "bytes": len(booster.model_to_string().encode()),
+        "predict_ms": 1e3 * latency,
+    }
+
+
+def knn(data: tuple) -> dict:
+    """scikit-learn's k-NN with k=4 on raw pixels (MLDB's comparison point)."""
+    from sklearn.neighbors import KNeighborsClassifier
+
+    x_train, y_train, x_test, y_test = data
+    knn_model = KNeighborsClassifier(n_neighbors=4, n_jobs=2)
+    _, wall, cpu = timed(lambda: knn_model.fit(x_train, y_train))
+    predicted = knn_model.predict(x_test)
+    latency = median_seconds(lambda i: knn_model.predict(x_test[i : i + 1]), 50)
+    return {
+        "name": "k-NN (k=4)",
+        "accuracy": float(np.mean(predicted == y_test)),
+        "mldb_accuracy": mldb_weighted_accuracy(confusion_matrix(y_test, predicted)),
+        "train_s": wall,
+        "cpu_s": cpu,
+        "bytes": len(pickle.dumps(knn_model)),
+        "predict_ms": 1e3 * latency,
+    }
+
+
+# (result key, header, format spec); each cell is right-aligned in 11 characters.
+COLUMNS = [
+    ("accuracy", "top-1", ".2%"),
+    ("mldb_accuracy", "mldb-acc", ".2%"),
+    ("train_s", "train-s", ".1f"),
+    ("cpu_s", "cpu-s", ".1f"),
+    ("trees", "trees", "d"),
+    ("bytes", "bytes", ",d"),
+    ("predict_ms", "pred-ms", ".3f"),
+    ("explain_ms", "expl-ms", ".2f"),
+    ("shap_ms", "shap-ms", ".1f"),
+    ("explain_rows_s", "expl-r/s", ".0f"),
+]
+
+
+def print_table(title: str, rows: list[dict]) -> None:
+    """Print result rows as a fixed-width table ('-' where a figure does not apply)."""
+    print(f"\n{title}\n{'config':<24}" + "".join(f"{head:>11}" for _, head, _ in COLUMNS))
+    for row in rows:
+        cells = [f"{row[key]:>11{fmt}}" if key in row else f"{'-':>11}" for key, _, fmt in COLUMNS]
+        print(f"{row['name']:<24}" + "".join(cells), flush=True)
+
+
+def split(quick: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """(x_train, y_train, x_test, y_test) on the hash folds; --quick keeps a 12k/3k slice."""
+    pixels, labels, test = load_mnist()
+    train_idx, test_idx = np.flatnonzero(~test), np.flatnonzero(test)
+    if quick:
+        train_idx, test_idx = train_idx[:12000], test_idx[:3000]
+    return pixels[train_idx], labels[train_idx], pixels[test_idx], labels[test_idx]
+
+
+def load_spec(path: Path, quick: bool) -> ModelSpec:
+    """The config's ModelSpec (rounds capped in --quick mode); it must use the hash folds."""
+    config = ExperimentConfig.from_toml(path)
+    if config.folds != (DEFAULT_FOLD,):
+        print(f"note: {path.name} declares other folds; this bench always uses the hash folds")
+    return replace(config.spec, max_iter=min(config.spec.max_iter, 10)) if quick else config.spec
+
+
+def main() -> None:
+    """Parse arguments, train every config and print the tables."""
+    experiments = resource_dir("experiments")
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    default_configs = [experiments / "mldb_bbdt.toml", experiments / "default.toml"]
+    parser.add_argument("--configs", nargs="+", type=Path, default=default_configs)
+    parser.add_argument("--frontier", action="store_true", help="also train the candidate grid")
+    parser.add_argument("--quick", action="store_true", help="small slice, few rounds: smoke run")
+    parser.add_argument("--no-baselines", action="store_true", help="skip plain LightGBM, k-NN")
+    args = parser.parse_args()
+    print(f"cores: {os.cpu_count()}, load average: {os.getloadavg()[0]:.1f}")
+    data = split(args.quick)
+    rows = []
+    for path in args.configs:
+        spec = load_spec(path, args.quick)
+        rows.append(measure_model(path.stem, spec, data, args.quick))
+        if not args.no_baselines:
+            rows.append(plain_booster(spec, rows[-1]["trees"], data))
+        print_table("results so far", rows[-2:] if not args.no_baselines else rows[-1:])
+    if not args.no_baselines:
+        rows.append(knn(data))
+    print_table("configs and baselines (hash test fold)", rows)
+    if args.frontier:
+        base = load_spec(experiments / "default.toml", args.quick)
+        frontier = []
+        for name, overrides in FRONTIER.items():
+            spec = replace(base, **overrides)
+            if args.quick:
+                spec = replace(spec, max_iter=min(spec.max_iter, 10))
+            frontier.append(measure_model(name, spec, data, args.quick))
+            print_table("frontier so far", frontier[-1:])
+        print_table("frontier (candidates for default.toml)", frontier)
+
+
+if __name__ == "__main__":
+    main()

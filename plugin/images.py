@@ -1,0 +1,152 @@
+"""Canvas snapshots to MNIST-style 28x28 digits: decode, find the ink, crop, scale, centre."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import io
+import re
+
+import numpy as np
+from PIL import Image, UnidentifiedImageError
+
+from mlpaint.preprocess import CENTRE, N_PIXELS, SIDE
+
+MAX_ENCODED_BYTES = 2 * 1024 * 1024  # the encoded image file (PNG, JPEG, ...)
+MAX_SIDE = 4096
+GLYPH = 20  # MNIST scales the ink's bounding box so its longer side is 20 px
+_MIN_INK = 24.0  # strongest ink, on 0..255, below which we call the canvas empty
+_INK_FLOOR = 0.1  # ink fainter than this share of the strongest ink does not count for the box
+_DATA_URL = re.compile(r"data:(?P<mime>[\w.+/-]*)(?P<params>(;[\w.+-]+(=[\w.+-]+)?)*),", re.I)
+
+
+class ImageError(ValueError):
+    """The upload cannot be turned into a digit."""
+
+
+class InvalidImageError(ImageError):
+    """Not valid base64, not a data URL we understand, or not an image Pillow can read."""
+
+
+class EmptyImageError(ImageError):
+    """The image has no ink: nothing to classify."""
+
+
+class ImageTooLargeError(ImageError):
+    """Over 2 MB encoded or over 4096 px on a side."""
+
+
+def decode_data_url(text: str) -> bytes:
+    """Return the bytes of a ``data:image/...;base64,...`` URL or of bare base64 text."""
+    if not isinstance(text, str):
+        raise InvalidImageError("expected a data URL or base64 text")
+    payload = text.strip()
+    match = _DATA_URL.match(payload)
+    if match:
+        if ";base64" not in match.group("params").lower():
+            raise InvalidImageError("only base64 data URLs are supported")
+        payload = payload[match.end() :]
+    elif payload.lower().startswith("data:"):
+        raise InvalidImageError("malformed data URL")
+    payload = re.sub(r"\s+", "", payload)
+    # Refuse before decoding: base64 is 4 characters per 3 bytes.
+    if len(payload) > (MAX_ENCODED_BYTES + 2) // 3 * 4:
+        raise ImageTooLargeError(f"image is over {MAX_ENCODED_BYTES // (1024 * 1024)} MB encoded")
+    try:
+        data = base64.b64decode(payload, validate=True)
+    except (binascii.Error, ValueError) as exc:
+        raise InvalidImageError(f"invalid base64: {exc}") from exc
+    if not data:
+        raise InvalidImageError("the image data is empty")
+    return data
+
+
+def _open(data: bytes) -> Image.Image:
+    """Open and fully decode the first frame, refusing oversized images before decoding."""
+    if len(data) > MAX_ENCODED_BYTES:
+        raise ImageTooLargeError(f"image is over {MAX_ENCODED_BYTES // (1024 * 1024)} MB encoded")
+    try:
+        image = Image.open(io.BytesIO(data))  # lazy: reads the header only
+    except (UnidentifiedImageError, OSError) as exc:
+        raise InvalidImageError("not an image Pillow can read") from exc
+    except Image.DecompressionBombError as exc:
+        raise ImageTooLargeError(str(exc)) from exc
+    width, height = image.size
+    if width > MAX_SIDE or height > MAX_SIDE:
+        raise ImageTooLargeError(f"image is {width}x{height}; at most {MAX_SIDE} px a side")
+    if width == 0 or height == 0:
+        raise InvalidImageError("the image has no pixels")
+    try:
+        image.load()
+    except Image.DecompressionBombError as exc:
+        raise ImageTooLargeError(str(exc)) from exc
+    except (OSError, ValueError, SyntaxError) as exc:
+        raise InvalidImageError(f"the image data is damaged: {exc}") from exc
+    return image
+
+
+def _grayscale(image: Image.Image) -> np.ndarray:
+    """Float luminance 0..255; transparent pixels become paper opposite to the strokes."""
+    has_alpha = image.mode in ("RGBA", "LA", "PA") or "transparency" in image.info
+    if not has_alpha:
+        return np.asarray(image.convert("L"), dtype=np.float64)
+    rgba = np.asarray(image.convert("RGBA"), dtype=np.float64)
+    alpha = rgba[..., 3] / 255.0
+    lum = np.asarray(image.convert("RGBA").convert("L"), dtype=np.float64)
+    if alpha.min() >= 1.0:
+        return lum
+    # Paper is whatever contrasts with the opaque strokes: dark strokes go on white.
+    weight = alpha.sum()
+    stroke = (lum * alpha).sum() / weight if weight > 0 else 0.0
+    paper = 255.0 if stroke < 128 else 0.0
+    return lum * alpha + paper * (1.0 - alpha)
+
+
+def _ink(gray: np.ndarray) -> np.ndarray:
+    """Ink intensity 0..255, whatever the polarity: paper is the border's typical value."""
+    border = np.concatenate([gray[0], gray[-1], gray[1:-1, 0], gray[1:-1, -1]])
+    paper = float(np.median(border))
+    if abs(paper - 127.5) < 32:  # a grey border says little: fall back to the majority
+        paper = float(np.median(gray))
+    ink = gray - paper if paper < 127.5 else paper - gray
+    return np.clip(ink, 0.0, None)
+
+
+def _crop_and_scale(ink: np.ndarray) -> np.ndarray:
+    """Crop to the ink's bounding box and scale (anti-aliased) so the longer side is 20 px."""
+    strong = ink > ink.max() * _INK_FLOOR
+    rows, cols = np.flatnonzero(strong.any(axis=1)), np.flatnonzero(strong.any(axis=0))
+    box = ink[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1]
+    height, width = box.shape
+    scale = GLYPH / max(height, width)
+    size = (max(1, round(width * scale)), max(1, round(height * scale)))
+    glyph = Image.fromarray(box.astype(np.float32), mode="F")
+    resample = Image.Resampling.BOX if scale < 1 else Image.Resampling.BILINEAR
+    return np.clip(np.asarray(glyph.resize(size, resample), dtype=np.float64), 0.0, None)
+
+
+def _place(glyph: np.ndarray) -> np.ndarray:
+    """Paste the glyph into 28x28 with its centre of mass on MNIST's centre."""
+    rows, cols = np.mgrid[: glyph.shape[0], : glyph.shape[1]]
+    total = glyph.sum()
+    top = round(CENTRE - (glyph * rows).sum() / total)
+    left = round(CENTRE - (glyph * cols).sum() / total)
+    canvas = np.zeros((SIDE, SIDE))
+    # Clip where the centring pushes the glyph past the edge, as MNIST itself does.
+    r0, c0 = max(top, 0), max(left, 0)
+    r1, c1 = min(top + glyph.shape[0], SIDE), min(left + glyph.shape[1], SIDE)
+    canvas[r0:r1, c0:c1] = glyph[r0 - top : r1 - top, c0 - left : c1 - left]
+    return canvas
+
+
+def image_to_pixels(data: bytes) -> np.ndarray:
+    """Normalise an encoded image of a digit the way MNIST was: (784,) uint8, 0 paper."""
+    ink = _ink(_grayscale(_open(data)))
+    if ink.max() < _MIN_INK:
+        raise EmptyImageError("the image has no ink: draw a digit first")
+    canvas = _place(_crop_and_scale(ink))
+    peak = canvas.max()
+    if peak <= 0:
+        raise EmptyImageError("the image has no ink: draw a digit first")
+    pixels = np.rint(canvas * (255.0 / peak))
+    return pixels.astype(np.uint8).reshape(N_PIXELS)

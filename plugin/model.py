@@ -1,0 +1,330 @@
+"""Bagged boosted trees: several LightGBM boosters on row samples, raw margins averaged."""
+
+from __future__ import annotations
+
+import json
+import lzma
+from collections.abc import Callable
+from dataclasses import dataclass, field, fields
+from typing import Any
+
+import lightgbm
+import numpy as np
+
+from mlpaint.preprocess import N_PIXELS, AugmentSpec, augment, check_type, deskew
+
+N_CLASSES = 10
+_MAGIC = b"MLPAINT-BBT1\n"
+_RANGES: dict[str, Callable[[Any], bool]] = {
+    "bags": lambda v: 1 <= v <= 100,
+    "bag_fraction": lambda v: 0.0 < v <= 1.0,
+    "max_iter": lambda v: v >= 1,
+    "learning_rate": lambda v: v > 0.0,
+    "max_depth": lambda v: v >= 1 or v == -1,
+    "num_leaves": lambda v: 2 <= v <= 131072,
+    "feature_fraction": lambda v: 0.0 < v <= 1.0,
+    "min_data_in_leaf": lambda v: v >= 1,
+    "max_bin": lambda v: 2 <= v <= 255,
+    "early_stopping": lambda v: v >= 0,
+    "validation_fraction": lambda v: 0.0 < v < 1.0,
+    "seed": lambda v: v >= 0,
+    "num_threads": lambda v: v >= 1,
+}
+
+
+def _section(title: str, table: dict, allowed: set[str]) -> dict:
+    """Copy a TOML table, rejecting keys the model does not know."""
+    if not isinstance(table, dict):
+        raise ValueError(f"[{title}] must be a table")
+    unknown = sorted(set(table) - allowed)
+    if unknown:
+        raise ValueError(
+            f"unknown key {title}.{unknown[0]} (allowed: {', '.join(sorted(allowed))})"
+        )
+    return dict(table)
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """Everything about the model that lives in the experiment TOML."""
+
+    bags: int = 5
+    bag_fraction: float = 0.5  # rows each bag samples
+    bag_replacement: bool = False
+    max_iter: int = 30  # boosting rounds per booster (upper bound with early stopping)
+    learning_rate: float = 0.3
+    max_depth: int = 7
+    num_leaves: int = 127
+    feature_fraction: float = 0.3  # MLDB's random_feature_propn, drawn per tree
+    min_data_in_leaf: int = 20
+    max_bin: int = 255  # histogram bins per pixel; fewer train faster
+    early_stopping: int = 0  # 0 = off; else rounds without improvement on a validation
+    validation_fraction: float = 0.1  # slice taken from each bag's training rows only
+    seed: int = 0
+    num_threads: int = 2
+    deskew: bool = False  # moment-based deskewing, applied in training and scoring
+    augment: AugmentSpec = field(default_factory=AugmentSpec)
+
+    def __post_init__(self) -> None:
+        """Check types and ranges so a bad config fails before training starts."""
+        for f in fields(self):
+            if f.name != "augment":
+                value = check_type(f"algorithm.{f.name}", getattr(self, f.name), f.default)
+                object.__setattr__(self, f.name, value)
+        for key, ok in _RANGES.items():
+            if not ok(getattr(self, key)):
+                raise ValueError(f"algorithm.{key} = {getattr(self, key)!r} is out of range")
+
+    @classmethod
+    def from_dict(
+        cls, algorithm: dict, preprocess: dict | None = None, augment: dict | None = None
+    ) -> ModelSpec:
+        """Build from the TOML tables [algorithm], [preprocess], [augment]."""
+        names = {f.name for f in fields(cls)} - {"deskew", "augment"}
+        kwargs = _section("algorithm", algorithm, names)
+        kwargs.update(_section("preprocess", preprocess or {}, {"deskew"}))
+        aug = _section("augment", augment or {}, {f.name for f in fields(AugmentSpec)})
+        return cls(**kwargs, augment=AugmentSpec(**aug))
+
+    def to_dict(self) -> dict:
+        """JSON-able sections that round-trip through ``from_dict(**sections)``."""
+        algorithm = {f.name: getattr(self, f.name) for f in fields(self)}
+        deskew_on = algorithm.pop("deskew")
+        aug = algorithm.pop("augment")
+        return {
+            "algorithm": algorithm,
+            "preprocess": {"deskew": deskew_on},
+            "augment": {f.name: getattr(aug, f.name) for f in fields(aug)},
+        }
+
+    def lightgbm_params(self, bag: int) -> dict:
+        """LightGBM parameters for one bag's booster (deterministic, fixed threads)."""
+        return {
+            "objective": "multiclass",
+            "num_class": N_CLASSES,
+            "learning_rate": self.learning_rate,
+            "max_depth": self.max_depth,
+            "num_leaves": self.num_leaves,
+            "feature_fraction": self.feature_fraction,
+            "min_data_in_leaf": self.min_data_in_leaf,
+            "max_bin": self.max_bin,
+            "num_threads": self.num_threads,
+            "seed": self.seed * 1000 + bag,
+            "deterministic": True,
+            # LightGBM would pick row- or column-wise histograms by timing: not repeatable.
+            # Column-wise builds histograms only for the features sampled for the tree.
+            "force_col_wise": True,
+            "verbosity": -1,
+        }
+
+
+def _bag_rows(n: int, spec: ModelSpec, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """Row indices of one bag, split into (training, validation)."""
+    size = max(1, round(n * spec.bag_fraction))
+    rows = rng.choice(n, size=size, replace=spec.bag_replacement)
+    if spec.early_stopping <= 0:
+        return rows, rows[:0]
+    n_valid = max(1, round(len(rows) * spec.validation_fraction))
+    return rows[n_valid:], rows[:n_valid]
+
+
+def _train_bag(
+    pixels: np.ndarray, labels: np.ndarray, spec: ModelSpec, bag: int, tick: Callable[[], None]
+) -> lightgbm.Booster:
+    """Train one booster on its own row sample; returns it trimmed to its best iteration."""
+    rng = np.random.default_rng([spec.seed, bag])
+    train_rows, valid_rows = _bag_rows(len(labels), spec, rng)
+    x, y = augment(pixels[train_rows], labels[train_rows], spec.augment, rng)
+    params = spec.lightgbm_params(bag)
+    train_set = lightgbm.Dataset(x, label=y, params=params)
+
+    def on_iteration(env: lightgbm.callback.CallbackEnv) -> None:
+        tick()
+
+    on_iteration.order = 100  # type: ignore[attr-defined]  # after early stopping's check
+    callbacks = [on_iteration]
+    valid_sets = []
+    if len(valid_rows):
+        valid_sets = [train_set.create_valid(pixels[valid_rows], label=labels[valid_rows])]
+        callbacks.append(lightgbm.early_stopping(spec.early_stopping, verbose=False))
+    booster = lightgbm.train(
+        params, train_set, num_boost_round=spec.max_iter, valid_sets=valid_sets, callbacks=callbacks
+    )
+    best = booster.best_iteration if booster.best_iteration > 0 else None
+    # Reload so the booster holds exactly the kept trees and predicts with all of them.
+    return lightgbm.Booster(model_str=booster.model_to_string(num_iteration=best))
+
+
+class _Progress:
+    """Counts rounds across bags for tqdm and the on_round callback."""
+
+    def __init__(self, total: int, bar: bool, on_round: Callable[[int, int], None] | None) -> None:
+        from tqdm.auto import tqdm
+
+        self.total, self.done, self.on_round = total, 0, on_round
+        self.bar = tqdm(total=total, desc="training", unit="round", disable=not bar)
+
+    def tick(self, rounds: int = 1) -> None:
+        """Advance by ``rounds`` boosting rounds."""
+        self.done += rounds
+        self.bar.update(rounds)
+        if self.on_round is not None:
+            self.on_round(self.done, self.total)
+
+    def finish_bag(self, bag: int, max_iter: int) -> None:
+        """Count the rounds a bag skipped by stopping early, so the total is always reached."""
+        missing = (bag + 1) * max_iter - self.done
+        if missing > 0:
+            self.tick(missing)
+
+
+class BaggedBoostedTrees:
+    """An ensemble of LightGBM boosters whose raw margins are averaged."""
+
+    def __init__(self, spec: ModelSpec, boosters: list[lightgbm.Booster]) -> None:
+        """Wrap trained boosters; builds the merged scoring booster once, up front."""
+        if not boosters:
+            raise ValueError("a model needs at least one booster")
+        self.spec = spec
+        self.boosters = boosters
+        # Mean of margins == margin of one booster holding every tree with leaves scaled by 1/B:
+        # one predict call (and one TreeSHAP pass) instead of B.
+        self.merged = merge_boosters(boosters)
+
+    @classmethod
+    def fit(
+        cls,
+        pixels: np.ndarray,
+        labels: np.ndarray,
+        spec: ModelSpec,
+        *,
+        progress: bool = False,
+        on_round: Callable[[int, int], None] | None = None,
+    ) -> BaggedBoostedTrees:
+        """Train ``spec.bags`` boosters on (n,784) uint8 pixels and (n,) labels 0..9."""
+        pixels, labels = _check_training_data(pixels, labels)
+        if spec.deskew:
+            pixels = deskew(pixels)
+        tracker = _Progress(spec.bags * spec.max_iter, progress, on_round)
+        try:
+            boosters = []
+            for bag in range(spec.bags):
+                boosters.append(_train_bag(pixels, labels, spec, bag, tracker.tick))
+                tracker.finish_bag(bag, spec.max_iter)
+        finally:
+            tracker.bar.close()
+        return cls(spec, boosters)
+
+    def prepare(self, pixels: np.ndarray) -> np.ndarray:
+        """What the boosters see: (n,784) uint8, deskewed if the spec says so."""
+        arr = np.asarray(pixels)
+        if arr.ndim == 1:
+            arr = arr[None, :]
+        if arr.ndim != 2 or arr.shape[1] != N_PIXELS:
+            raise ValueError(f"expected pixels of shape (784,) or (n, 784), got {arr.shape}")
+        arr = arr.astype(np.uint8, copy=False)
+        return deskew(arr) if self.spec.deskew else arr
+
+    def scores(self, pixels: np.ndarray, *, prepared: bool = False) -> np.ndarray:
+        """(n,10) float32: the mean over boosters of the raw margins."""
+        x = np.asarray(pixels) if prepared else self.prepare(pixels)
+        if x.ndim == 1:
+            x = x[None, :]
+        if len(x) == 0:
+            return np.zeros((0, N_CLASSES), np.float32)
+        # One row gains nothing from threads; many rows (batches from SQL) use the spec's.
+        threads = 1 if len(x) == 1 else self.spec.num_threads
+        raw = self.merged.predict(_as_float32(x), raw_score=True, num_threads=threads)
+        return np.asarray(raw, dtype=np.float32).reshape(len(x), N_CLASSES)
+
+    def probabilities(self, pixels: np.ndarray, *, prepared: bool = False) -> np.ndarray:
+        """(n,10) float32 softmax of the scores."""
+        s = self.scores(pixels, prepared=prepared).astype(np.float64)
+        e = np.exp(s - s.max(axis=1, keepdims=True))
+        return (e / e.sum(axis=1, keepdims=True)).astype(np.float32)
+
+    def predict(self, pixels: np.ndarray, *, prepared: bool = False) -> np.ndarray:
+        """(n,) uint8: the digit with the highest score."""
+        return self.scores(pixels, prepared=prepared).argmax(axis=1).astype(np.uint8)
+
+    @property
+    def n_trees(self) -> int:
+        """Total number of trees over all boosters."""
+        return sum(b.num_trees() for b in self.boosters)
+
+    @property
+    def n_boosters(self) -> int:
+        """Number of boosters (bags)."""
+        return len(self.boosters)
+
+    def to_bytes(self) -> bytes:
+        """One self-contained, compressed blob: the spec and every booster."""
+        payload = {
+            "spec": self.spec.to_dict(),
+            "boosters": [b.model_to_string() for b in self.boosters],
+        }
+        body = json.dumps(payload, separators=(",", ":")).encode()
+        return _MAGIC + lzma.compress(body, preset=6)
+
+    @classmethod
+    def from_bytes(cls, data: bytes) -> BaggedBoostedTrees:
+        """Load a blob written by ``to_bytes``."""
+        if not data.startswith(_MAGIC):
+            raise ValueError("not an mlpaint bagged boosted trees model blob")
+        try:
+            payload = json.loads(lzma.decompress(data[len(_MAGIC) :]))
+        except (lzma.LZMAError, ValueError) as exc:
+            raise ValueError(f"corrupt model blob: {exc}") from exc
+        spec = ModelSpec.from_dict(**payload["spec"])
+        return cls(spec, [lightgbm.Booster(model_str=s) for s in payload["boosters"]])
+
+
+def _check_training_data(pixels: np.ndarray, labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Validate shapes and label range; returns (uint8 pixels, int32 labels)."""
+    x, y = np.asarray(pixels), np.asarray(labels)
+    if x.ndim != 2 or x.shape[1] != N_PIXELS or len(x) != len(y) or len(y) == 0:
+        raise ValueError(f"expected (n,784) pixels and (n,) labels, got {x.shape} and {y.shape}")
+    if y.min() < 0 or y.max() >= N_CLASSES:
+        raise ValueError("labels must be digits 0..9")
+    return x.astype(np.uint8, copy=False), y.astype(np.int32)
+
+
+def _as_float32(x: np.ndarray) -> np.ndarray:
+    """C-contiguous float32: what LightGBM reads without another conversion."""
+    return np.ascontiguousarray(x, dtype=np.float32)
+
+
+def _scale_values(block: str, scale: float) -> str:
+    """Multiply a tree block's leaf and internal values by ``scale``."""
+    out = []
+    for line in block.split("\n"):
+        key, sep, values = line.partition("=")
+        if sep and key in ("leaf_value", "internal_value"):
+            scaled = np.array(values.split(), dtype=np.float64) * scale
+            line = f"{key}=" + " ".join(repr(v) for v in scaled.tolist())
+        out.append(line)
+    return "\n".join(out)
+
+
+def merge_boosters(boosters: list[lightgbm.Booster]) -> lightgbm.Booster:
+    """One booster whose raw margin is the mean of the boosters' raw margins.
+
+    Trees are concatenated (each booster holds whole rounds, so tree i still scores class i % 10)
+    and every leaf is scaled by 1/B. TreeSHAP is additive over trees, so its explanation is the
+    mean of the boosters' explanations too.
+    """
+    scale = 1.0 / len(boosters)
+    header, blocks = "", []
+    for booster in boosters:
+        head, _, rest = booster.model_to_string().partition("\nTree=")
+        trees = rest.split("end of trees", 1)[0]
+        # tree_sizes would describe the first booster's trees only; without it LightGBM just
+        # parses the trees one after another.
+        header = header or "\n".join(
+            line for line in head.split("\n") if not line.startswith("tree_sizes=")
+        )
+        blocks += [b.split("\n", 1)[1] for b in ("Tree=" + trees).split("Tree=")[1:]]
+    parts = [header.rstrip("\n") + "\n\n"]
+    parts += [f"Tree={i}\n{_scale_values(b, scale)}" for i, b in enumerate(blocks)]
+    parts.append("end of trees\n")
+    return lightgbm.Booster(model_str="".join(parts))

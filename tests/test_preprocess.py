@@ -1,0 +1,102 @@
+"""Deskewing and augmentation of 28x28 digits."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from mnist_slice import load_slice
+from PIL import Image, ImageDraw
+
+from mlpaint.preprocess import AugmentSpec, augment, deskew
+
+
+def _stroke(top: tuple[int, int], bottom: tuple[int, int], width: int = 2) -> np.ndarray:
+    """A (784,) uint8 image with one straight line from ``top`` to ``bottom`` ((x, y) points)."""
+    image = Image.new("L", (28, 28), 0)
+    ImageDraw.Draw(image).line([top, bottom], fill=255, width=width)
+    return np.asarray(image, dtype=np.uint8).reshape(784)
+
+
+def _moments(pixels: np.ndarray) -> tuple[float, float, float]:
+    """(row centre, column centre, shear = cov(row, col) / var(row)) of one image's ink."""
+    image = pixels.reshape(28, 28).astype(np.float64)
+    rows, cols = np.mgrid[:28, :28]
+    total = image.sum()
+    mr, mc = (image * rows).sum() / total, (image * cols).sum() / total
+    var = (image * (rows - mr) ** 2).sum() / total
+    return mr, mc, (image * (rows - mr) * (cols - mc)).sum() / total / var
+
+
+def test_a_slanted_stroke_becomes_upright_and_centred() -> None:
+    slanted = _stroke((9, 4), (19, 23))  # leans: x grows by 10 px over 19 rows
+    assert abs(_moments(slanted)[2]) > 0.4
+    upright = deskew(slanted)
+    assert upright.dtype == np.uint8 and upright.shape == (784,)
+    mr, mc, shear = _moments(upright)
+    assert abs(shear) < 0.05
+    assert abs(mr - 14) < 0.5 and abs(mc - 14) < 0.5
+    # The stroke now spans few columns: its width, not its lean.
+    columns = np.flatnonzero(upright.reshape(28, 28).max(axis=0) > 64)
+    assert columns.max() - columns.min() <= 4
+    # Ink is kept (interpolation blurs it a little, it does not vanish).
+    assert 0.8 < upright.sum() / slanted.sum() < 1.2
+
+
+def test_an_upright_centred_stroke_is_left_alone() -> None:
+    upright = _stroke((14, 4), (14, 24), width=3)  # columns 13..15: mass exactly on 14
+    out = deskew(upright)
+    assert np.abs(out.astype(int) - upright.astype(int)).max() <= 1
+
+
+def test_batches_keep_shape_and_match_single_rows() -> None:
+    pixels, _ = load_slice(50)
+    out = deskew(pixels)
+    assert out.shape == (50, 784) and out.dtype == np.uint8
+    np.testing.assert_array_equal(out[7], deskew(pixels[7]))
+    # MNIST digits lean: deskewing reduces the mean absolute shear.
+    before = np.mean([abs(_moments(p)[2]) for p in pixels])
+    after = np.mean([abs(_moments(p)[2]) for p in out])
+    assert after < before / 5
+
+
+def test_blank_images_pass_through_and_bad_shapes_fail() -> None:
+    blank = np.zeros((3, 784), np.uint8)
+    np.testing.assert_array_equal(deskew(blank), blank)
+    with pytest.raises(ValueError, match="784"):
+        deskew(np.zeros((28, 28), np.uint8))
+
+
+def test_augment_appends_distorted_copies_with_labels() -> None:
+    pixels, labels = load_slice(40)
+    spec = AugmentSpec(copies=2, max_shift=2, thicken=0.3, thin=0.3, blur=0.3)
+    x, y = augment(pixels, labels, spec, np.random.default_rng(1))
+    assert x.shape == (120, 784) and x.dtype == np.uint8
+    np.testing.assert_array_equal(x[:40], pixels)
+    np.testing.assert_array_equal(y, np.tile(labels, 3))
+    assert not np.array_equal(x[40:80], pixels)
+    again, _ = augment(pixels, labels, spec, np.random.default_rng(1))
+    np.testing.assert_array_equal(x, again)
+
+
+def test_shift_only_moves_ink() -> None:
+    pixels, labels = load_slice(20)
+    x, _ = augment(pixels, labels, AugmentSpec(copies=1, max_shift=1), np.random.default_rng(0))
+    # MNIST keeps a 4-pixel blank border, so a 1-pixel shift loses no ink.
+    np.testing.assert_array_equal(x[20:].sum(axis=1), pixels.sum(axis=1, dtype=np.int64))
+
+
+def test_thicken_adds_ink_and_thin_removes_it() -> None:
+    pixels, labels = load_slice(20)
+    thick, _ = augment(pixels, labels, AugmentSpec(copies=1, thicken=1.0), np.random.default_rng(0))
+    thin, _ = augment(pixels, labels, AugmentSpec(copies=1, thin=1.0), np.random.default_rng(0))
+    ink = pixels.sum(axis=1, dtype=np.int64)
+    assert np.all(thick[20:].sum(axis=1, dtype=np.int64) > ink)
+    assert np.all(thin[20:].sum(axis=1, dtype=np.int64) < ink)
+
+
+def test_augment_off_returns_the_input() -> None:
+    pixels, labels = load_slice(5)
+    x, y = augment(pixels, labels, AugmentSpec(), np.random.default_rng(0))
+    assert x is pixels and y is labels
+    with pytest.raises(ValueError, match=r"augment\.thin"):
+        AugmentSpec(thin=-0.1)
