@@ -75,9 +75,8 @@ def _explain_figures(
     print(f"\nexplanations (all ten digits per row) [{trees} trees]")
     print(f"  SQL    ml_explain over {n:,} test rows        {n / sql:10,.0f} rows/s")
     print(f"  native LightGBM pred_contrib, {n:,} rows       {n / native:10,.0f} rows/s")
-    print(
-        f"  shap.TreeExplainer, {len(shap_rows)} rows               {len(shap_rows) / shap_time:10,.0f} rows/s"
-    )
+    shap_rate = len(shap_rows) / shap_time
+    print(f"  shap.TreeExplainer, {len(shap_rows)} rows               {shap_rate:10,.0f} rows/s")
     print(
         f"  single row: SQL {single_sql * 1e3:.1f} ms, native {single_native * 1e3:.1f} ms, "
         f"shap {single_shap * 1e3:.1f} ms"
