@@ -39,9 +39,9 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=3)
     args = parser.parse_args()
     con = db.connect(args.db, read_only=True)
-    slot = sqlfunctions.register(con, args.model)
-    model, trees = slot.model, slot.model.n_trees
-    print(f"model {slot.name} v{slot.version}: {trees} trees in {model.n_boosters} boosters")
+    loaded = sqlfunctions.register(con, args.model)
+    model, trees = loaded.model, loaded.model.n_trees
+    print(f"model {loaded.name} v{loaded.version}: {trees} trees in {model.n_boosters} boosters")
     pixels = np.array(
         con.sql("SELECT pixels FROM digits_test ORDER BY id").fetchnumpy()["pixels"].tolist(),
         dtype=np.uint8,

@@ -10,7 +10,6 @@ by name, so two models can be compared in one query. ``pixels`` is any list of 7
 from __future__ import annotations
 
 import contextlib
-import threading
 from collections.abc import Callable
 
 import duckdb
@@ -21,6 +20,7 @@ import pyarrow.compute as pc
 from mlpaint import db, registry
 from mlpaint.explain import explain
 from mlpaint.model import BaggedBoostedTrees
+from mlpaint.registry import LoadedModel
 
 PIXELS = 784
 DIGITS = 10
@@ -28,23 +28,9 @@ DIGITS = 10
 # instance, whose threads a forked server worker would inherit (and crash on at exit).
 PIXELS_TYPE = "DOUBLE[]"  # every numeric list casts to it implicitly
 LABEL_TYPE = "BIGINT"  # every integer type casts to it
-SUFFIXES = ("scores", "probabilities", "predict", "explain", "explain_bias")
 
 
-class ModelSlot:
-    """The model behind a family of functions; swapping it re-points them without re-registering."""
-
-    def __init__(self, model: BaggedBoostedTrees, name: str, version: int) -> None:
-        self._lock = threading.Lock()
-        self.set(model, name, version)
-
-    def set(self, model: BaggedBoostedTrees, name: str, version: int) -> None:
-        """Point the functions at another model."""
-        with self._lock:
-            self.model, self.name, self.version = model, name, version
-
-
-Loader = Callable[[str | None, int | None], registry.LoadedModel]
+Loader = Callable[[str | None, int | None], LoadedModel]
 
 
 def register(
@@ -53,20 +39,18 @@ def register(
     version: int | None = None,
     *,
     load: Loader | None = None,
-) -> ModelSlot:
+) -> LoadedModel:
     """Register ``ml_*`` (for ``model``, default the active one) and ``<name>_*`` for each model."""
     load = load or (lambda name, ver: registry.load_model(con, name, ver))
     chosen = load(model, version)
-    slot = ModelSlot(chosen.model, chosen.name, chosen.version)
-    register_family(con, "ml", slot)
+    register_family(con, "ml", chosen)
     for name in _model_names(con):
         if db.is_plain_identifier(name):
-            named = chosen if name == chosen.name else load(name, None)
-            register_family(con, name, ModelSlot(named.model, named.name, named.version))
-    return slot
+            register_family(con, name, chosen if name == chosen.name else load(name, None))
+    return chosen
 
 
-def register_if_available(con: duckdb.DuckDBPyConnection) -> ModelSlot | None:
+def register_if_available(con: duckdb.DuckDBPyConnection) -> LoadedModel | None:
     """Register the functions when the database holds a model; return None when it holds none."""
     try:
         return register(con)
@@ -78,19 +62,19 @@ def _model_names(con: duckdb.DuckDBPyConnection) -> list[str]:
     return sorted({entry["name"] for entry in registry.list_models(con)})
 
 
-def register_family(con: duckdb.DuckDBPyConnection, prefix: str, slot: ModelSlot) -> None:
-    """Register ``<prefix>_scores`` ... ``<prefix>_explain_bias`` backed by ``slot``."""
+def register_family(con: duckdb.DuckDBPyConnection, prefix: str, loaded: LoadedModel) -> None:
+    """Register ``<prefix>_scores`` ... ``<prefix>_explain_bias`` backed by ``loaded``."""
     specs: list[tuple[str, Callable[..., pa.Array], list[str], str]] = [
-        ("scores", _scores_fn(slot, f"{prefix}_scores"), [PIXELS_TYPE], "FLOAT[10]"),
-        ("probabilities", _proba_fn(slot, f"{prefix}_probabilities"), [PIXELS_TYPE], "FLOAT[10]"),
-        ("predict", _predict_fn(slot, f"{prefix}_predict"), [PIXELS_TYPE], "UTINYINT"),
+        ("scores", _scores_fn(loaded, f"{prefix}_scores"), [PIXELS_TYPE], "FLOAT[10]"),
+        ("probabilities", _proba_fn(loaded, f"{prefix}_probabilities"), [PIXELS_TYPE], "FLOAT[10]"),
+        ("predict", _predict_fn(loaded, f"{prefix}_predict"), [PIXELS_TYPE], "UTINYINT"),
         (
             "explain",
-            _explain_fn(slot, f"{prefix}_explain"),
+            _explain_fn(loaded, f"{prefix}_explain"),
             [PIXELS_TYPE, LABEL_TYPE],
             "FLOAT[784]",
         ),
-        ("explain_bias", _bias_fn(slot, f"{prefix}_explain_bias"), [LABEL_TYPE], "FLOAT"),
+        ("explain_bias", _bias_fn(loaded, f"{prefix}_explain_bias"), [LABEL_TYPE], "FLOAT"),
     ]
     for suffix, function, params, returns in specs:
         name = f"{prefix}_{suffix}"
@@ -148,7 +132,7 @@ def _with_nulls(valid: np.ndarray, values: np.ndarray, width: int | None) -> pa.
 
 
 def _per_row(
-    slot: ModelSlot,
+    loaded: LoadedModel,
     function: str,
     compute: Callable[[BaggedBoostedTrees, np.ndarray], np.ndarray],
     width: int | None,
@@ -157,7 +141,7 @@ def _per_row(
 
     def apply(pixels: pa.ChunkedArray) -> pa.Array:
         valid, matrix = pixels_matrix(function, pixels)
-        values = compute(slot.model, matrix) if len(matrix) else _empty(width)
+        values = compute(loaded.model, matrix) if len(matrix) else _empty(width)
         return _with_nulls(valid, values, width)
 
     apply.__name__ = function
@@ -168,20 +152,20 @@ def _empty(width: int | None) -> np.ndarray:
     return np.zeros((0, width) if width else (0,), dtype=np.float32)
 
 
-def _scores_fn(slot: ModelSlot, function: str) -> Callable[[pa.ChunkedArray], pa.Array]:
-    return _per_row(slot, function, lambda m, x: m.scores(x).astype(np.float32), DIGITS)
+def _scores_fn(loaded: LoadedModel, function: str) -> Callable[[pa.ChunkedArray], pa.Array]:
+    return _per_row(loaded, function, lambda m, x: m.scores(x).astype(np.float32), DIGITS)
 
 
-def _proba_fn(slot: ModelSlot, function: str) -> Callable[[pa.ChunkedArray], pa.Array]:
-    return _per_row(slot, function, lambda m, x: m.probabilities(x).astype(np.float32), DIGITS)
+def _proba_fn(loaded: LoadedModel, function: str) -> Callable[[pa.ChunkedArray], pa.Array]:
+    return _per_row(loaded, function, lambda m, x: m.probabilities(x).astype(np.float32), DIGITS)
 
 
-def _predict_fn(slot: ModelSlot, function: str) -> Callable[[pa.ChunkedArray], pa.Array]:
-    return _per_row(slot, function, lambda m, x: m.predict(x).astype(np.uint8), None)
+def _predict_fn(loaded: LoadedModel, function: str) -> Callable[[pa.ChunkedArray], pa.Array]:
+    return _per_row(loaded, function, lambda m, x: m.predict(x).astype(np.uint8), None)
 
 
 def _explain_fn(
-    slot: ModelSlot, function: str
+    loaded: LoadedModel, function: str
 ) -> Callable[[pa.ChunkedArray, pa.ChunkedArray], pa.Array]:
     def ml_explain(pixels: pa.ChunkedArray, label: pa.ChunkedArray) -> pa.Array:
         valid_pixels, matrix = pixels_matrix(function, pixels)
@@ -191,7 +175,7 @@ def _explain_fn(
             # Queries like `FROM sample, range(10) t(d)` repeat each image once per digit, and
             # one TreeSHAP pass explains all ten digits: explain each distinct image once.
             unique, inverse = np.unique(matrix, axis=0, return_inverse=True)
-            values = explain(slot.model, unique).values  # (n_unique, 10, 784)
+            values = explain(loaded.model, unique).values  # (n_unique, 10, 784)
             result[valid_pixels] = values[inverse.reshape(-1), labels[valid_pixels]]
         valid = valid_pixels & valid_labels
         return _with_nulls(valid, result[valid], PIXELS)
@@ -199,10 +183,10 @@ def _explain_fn(
     return ml_explain
 
 
-def _bias_fn(slot: ModelSlot, function: str) -> Callable[[pa.ChunkedArray], pa.Array]:
+def _bias_fn(loaded: LoadedModel, function: str) -> Callable[[pa.ChunkedArray], pa.Array]:
     def ml_explain_bias(label: pa.ChunkedArray) -> pa.Array:
         valid, labels = _labels(function, label)
-        return _with_nulls(valid, expected_scores(slot.model)[labels[valid]], None)
+        return _with_nulls(valid, expected_scores(loaded.model)[labels[valid]], None)
 
     return ml_explain_bias
 
