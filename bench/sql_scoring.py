@@ -15,6 +15,7 @@ from collections.abc import Callable
 
 import duckdb
 import numpy as np
+import shap
 
 from mlpaint import db, sqlfunctions
 from mlpaint.explain import explain, explain_with_shap
@@ -52,7 +53,9 @@ def main() -> None:
     print(f"\nml_predict over digits_test ({n:,} rows), median of {args.runs} runs [{trees} trees]")
     print(f"  SQL    SELECT ml_predict(pixels) FROM digits_test  {n / sql:10,.0f} rows/s")
     print(f"  NumPy  model.predict(pixels) on the same rows      {n / direct:10,.0f} rows/s")
-    print(f"  the SQL path loses {1 - direct / sql:.1%} to the direct call (bar: < 15%)")
+    ratio = direct / sql  # SQL throughput over direct throughput
+    change = f"loses {1 - ratio:.1%}" if ratio < 1 else f"gains {ratio - 1:.1%}"
+    print(f"  SQL / direct throughput {ratio:.2f}: the SQL path {change} (bar: loses < 15%)")
     _explain_figures(con, model, pixels[:1000], trees, args.runs)
     con.close()
 
@@ -70,8 +73,14 @@ def _explain_figures(
     )
     single_native = timed(lambda: explain(model, one), 20)
     shap_rows = sample[:50]
-    shap_time = timed(lambda: explain_with_shap(model, shap_rows), 1)
-    single_shap = timed(lambda: explain_with_shap(model, one), 3)
+    # The reference path builds its TreeExplainers per call; serving would build them once.
+    explainers = [
+        shap.TreeExplainer(b, feature_perturbation="tree_path_dependent") for b in model.boosters
+    ]
+    rows, row = model.prepare(shap_rows).astype(np.float32), model.prepare(one).astype(np.float32)
+    shap_time = timed(lambda: [e.shap_values(rows) for e in explainers], 1)
+    single_shap = timed(lambda: [e.shap_values(row) for e in explainers], 3)
+    assert np.allclose(explain_with_shap(model, one).values, explain(model, one).values, atol=1e-4)
     print(f"\nexplanations (all ten digits per row) [{trees} trees]")
     print(f"  SQL    ml_explain over {n:,} test rows        {n / sql:10,.0f} rows/s")
     print(f"  native LightGBM pred_contrib, {n:,} rows       {n / native:10,.0f} rows/s")
@@ -81,6 +90,7 @@ def _explain_figures(
         f"  single row: SQL {single_sql * 1e3:.1f} ms, native {single_native * 1e3:.1f} ms, "
         f"shap {single_shap * 1e3:.1f} ms"
     )
+    print("  (shap timed with its TreeExplainers built once; both paths give the same values)")
     print("  serving uses the native path; shap.TreeExplainer is the reference in the tests")
 
 
