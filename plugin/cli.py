@@ -174,7 +174,7 @@ def _add_server_options(p: argparse.ArgumentParser) -> None:
         default=os.cpu_count() or 2,
         help="server processes (default: one per core; 1 when training is allowed)",
     )
-    p.add_argument("--threads", type=int, default=4, help="threads per process (default 4)")
+    p.add_argument("--threads", type=int, default=2, help="threads per process (default 2)")
 
 
 def _cmd_serve(args: argparse.Namespace) -> int:

@@ -57,7 +57,7 @@ def serve(
     host: str = "127.0.0.1",
     port: int = 8000,
     workers: int = 2,
-    threads: int = 4,
+    threads: int = 2,
     allow_training: bool = False,
     ready_message: str = "",
 ) -> int:
