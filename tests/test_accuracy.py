@@ -27,7 +27,7 @@ def test_mldb_configuration_reaches_the_bar(full_db: Path, tmp_path: Path, capsy
     finally:
         con.close()
     test = info["metrics"]["test"]
-    assert info["row_counts"][0] == {"train": 56098, "test": 13902}
+    assert info["row_counts"][0] == {"fold": 0, "train": 56098, "test": 13902}
     assert test["accuracy"] >= 0.965, test["accuracy"]
     assert test["mldb_weighted_accuracy"] >= 0.99
     assert info["n_trees"] <= 5 * 30 * 10
