@@ -12,7 +12,7 @@ from mlpaint.experiment import load_config
 from mlpaint.importer import import_digits
 
 # Measured with bench/train.py on the 2-core reference machine (see README).
-DEFAULT_TRAINING_MINUTES = 3
+DEFAULT_TRAINING_MINUTES = 2
 
 
 def run_demo(
