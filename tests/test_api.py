@@ -1,4 +1,4 @@
-"""The REST API on a real waitress server over a real database with real tiny models."""
+"""The REST API on a real gunicorn server over a real database with real tiny models."""
 
 from __future__ import annotations
 
