@@ -49,6 +49,13 @@ def write_idx_pair(folder: Path, images: np.ndarray, labels: np.ndarray, stem: s
     return write_idx(folder / f"{stem}-images-idx3-ubyte.gz", images, 0x803)
 
 
+def copy_db(template: Path, folder: Path) -> Path:
+    """Copy a template database file into ``folder`` under the same name."""
+    path = folder / template.name
+    path.write_bytes(template.read_bytes())
+    return path
+
+
 @pytest.fixture(scope="session")
 def mnist_train() -> tuple[np.ndarray, np.ndarray]:
     """The 60,000 MNIST training images and labels, straight from the IDX files."""
@@ -76,9 +83,7 @@ def small_db_template(tmp_path_factory: pytest.TempPathFactory, slice_sources: P
 @pytest.fixture
 def small_db(tmp_path: Path, small_db_template: Path) -> Path:
     """A fresh copy of the 3,000-digit database, for a test to change as it likes."""
-    path = tmp_path / "small.duckdb"
-    path.write_bytes(small_db_template.read_bytes())
-    return path
+    return copy_db(small_db_template, tmp_path)
 
 
 @pytest.fixture(scope="session")
@@ -155,9 +160,7 @@ def trained_db_template(tmp_path_factory: pytest.TempPathFactory, small_db_templ
 @pytest.fixture
 def trained_db(tmp_path: Path, trained_db_template: Path) -> Path:
     """A fresh copy of the trained database."""
-    path = tmp_path / "trained.duckdb"
-    path.write_bytes(trained_db_template.read_bytes())
-    return path
+    return copy_db(trained_db_template, tmp_path)
 
 
 def free_port() -> int:
@@ -225,9 +228,7 @@ def _wait_until_up(base: str, process: subprocess.Popen, log: IO[str]) -> None:
 @pytest.fixture(scope="session")
 def server_db(tmp_path_factory: pytest.TempPathFactory, trained_db_template: Path) -> Path:
     """A copy of the trained database for the shared read-only server."""
-    path = tmp_path_factory.mktemp("served") / "served.duckdb"
-    path.write_bytes(trained_db_template.read_bytes())
-    return path
+    return copy_db(trained_db_template, tmp_path_factory.mktemp("served"))
 
 
 @pytest.fixture(scope="session")
