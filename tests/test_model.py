@@ -7,7 +7,8 @@ import numpy as np
 import pytest
 from mnist_slice import load_slice
 
-from mlpaint.model import BaggedBoostedTrees, ModelSpec, merge_boosters
+from mlpaint.merge import merge_boosters
+from mlpaint.model import BaggedBoostedTrees, ModelSpec
 from mlpaint.preprocess import AugmentSpec
 
 # One thread: OpenMP barriers crawl when other jobs share the two cores.
