@@ -36,7 +36,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except CommandError as exc:
         print(f"mlpaint {args.command}: {exc}", file=sys.stderr)
         return exc.status
-    except db.DatabaseBusyError as exc:
+    except (db.DatabaseBusyError, db.MissingDatabaseError) as exc:
         print(f"mlpaint {args.command}: {exc}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
@@ -113,8 +113,7 @@ def _read_text(path: Path) -> str:
 
 def _open_for_sql(path: str | None) -> duckdb.DuckDBPyConnection:
     """Open read-write; when a server holds the file, read-only is still possible beside it."""
-    if not db.resolve_db_path(path).exists():
-        raise CommandError(f"{db.resolve_db_path(path)}: no database; run `mlpaint import` first")
+    db.existing_db_path(path)
     try:
         return db.connect(path)
     except db.DatabaseBusyError:

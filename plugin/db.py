@@ -17,6 +17,10 @@ DEFAULT_DB = "mlpaint.duckdb"
 DB_ENV = "MLPAINT_DB"
 
 
+class MissingDatabaseError(FileNotFoundError):
+    """The database file does not exist yet."""
+
+
 class DatabaseBusyError(RuntimeError):
     """The database file is locked by another process (typically a running server)."""
 
@@ -31,6 +35,14 @@ def resolve_db_path(path: str | os.PathLike[str] | None) -> Path:
     return Path(path) if path else default_db_path()
 
 
+def existing_db_path(path: str | os.PathLike[str] | None) -> Path:
+    """The database path, or ``MissingDatabaseError`` saying to import first."""
+    db_path = resolve_db_path(path)
+    if not db_path.exists():
+        raise MissingDatabaseError(f"{db_path}: no database; run `mlpaint import` first")
+    return db_path
+
+
 def connect(
     path: str | os.PathLike[str] | None = None,
     *,
@@ -38,9 +50,7 @@ def connect(
     config: dict[str, str | int | bool] | None = None,
 ) -> duckdb.DuckDBPyConnection:
     """Open the database file, turning DuckDB's lock conflict into ``DatabaseBusyError``."""
-    db_path = resolve_db_path(path)
-    if read_only and not db_path.exists():
-        raise FileNotFoundError(f"{db_path}: no such database; run `mlpaint import` first")
+    db_path = existing_db_path(path) if read_only else resolve_db_path(path)
     try:
         return duckdb.connect(str(db_path), read_only=read_only, config=config or {})
     except duckdb.IOException as exc:

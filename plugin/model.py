@@ -179,6 +179,13 @@ class _Progress:
             self.tick(missing)
 
 
+def softmax(scores: np.ndarray) -> np.ndarray:
+    """Probabilities (float32) from raw scores, along the last axis."""
+    s = np.asarray(scores, dtype=np.float64)
+    e = np.exp(s - s.max(axis=-1, keepdims=True))
+    return (e / e.sum(axis=-1, keepdims=True)).astype(np.float32)
+
+
 class BaggedBoostedTrees:
     """An ensemble of LightGBM boosters whose raw margins are averaged."""
 
@@ -240,9 +247,7 @@ class BaggedBoostedTrees:
 
     def probabilities(self, pixels: np.ndarray, *, prepared: bool = False) -> np.ndarray:
         """(n,10) float32 softmax of the scores."""
-        s = self.scores(pixels, prepared=prepared).astype(np.float64)
-        e = np.exp(s - s.max(axis=1, keepdims=True))
-        return (e / e.sum(axis=1, keepdims=True)).astype(np.float32)
+        return softmax(self.scores(pixels, prepared=prepared))
 
     def predict(self, pixels: np.ndarray, *, prepared: bool = False) -> np.ndarray:
         """(n,) uint8: the digit with the highest score."""

@@ -66,10 +66,7 @@ def serve(
     Call it from a process that has not opened DuckDB or trained (``mlpaint demo`` execs a
     fresh ``mlpaint serve``): workers are forked, and forked thread pools are not safe.
     """
-    path = db.resolve_db_path(db_path)
-    if not path.exists():
-        print(f"mlpaint serve: {path}: no database; run `mlpaint import` first", file=sys.stderr)
-        return 1
+    path = db.existing_db_path(db_path)
     # Reading processes can share the file; the single writer must be one process.
     workers = 1 if allow_training else max(1, workers)
     url = f"http://{_display_host(host)}:{port}/"

@@ -94,8 +94,7 @@ def pixels_matrix(
     function: str, column: pa.ChunkedArray | pa.Array
 ) -> tuple[np.ndarray, np.ndarray]:
     """Turn a list column into (valid mask, (n_valid, 784) uint8 pixels), or raise naming it."""
-    array = column.combine_chunks() if isinstance(column, pa.ChunkedArray) else column
-    valid = ~np.asarray(array.is_null().to_numpy(zero_copy_only=False), dtype=bool)
+    array, valid = _with_valid_mask(column)
     present = array.filter(pa.array(valid))
     lengths = pc.list_value_length(present).to_numpy(zero_copy_only=False)
     if len(lengths) and (lengths != PIXELS).any():
@@ -111,9 +110,14 @@ def pixels_matrix(
     return valid, np.rint(values).astype(np.uint8).reshape(-1, PIXELS)
 
 
-def _labels(function: str, column: pa.ChunkedArray | pa.Array) -> tuple[np.ndarray, np.ndarray]:
+def _with_valid_mask(column: pa.ChunkedArray | pa.Array) -> tuple[pa.Array, np.ndarray]:
+    """One Arrow array of the argument, and a mask of its non-NULL rows."""
     array = column.combine_chunks() if isinstance(column, pa.ChunkedArray) else column
-    valid = ~np.asarray(array.is_null().to_numpy(zero_copy_only=False), dtype=bool)
+    return array, ~np.asarray(array.is_null().to_numpy(zero_copy_only=False), dtype=bool)
+
+
+def _labels(function: str, column: pa.ChunkedArray | pa.Array) -> tuple[np.ndarray, np.ndarray]:
+    array, valid = _with_valid_mask(column)
     labels = array.fill_null(0).to_numpy(zero_copy_only=False).astype(np.int64)
     if ((labels < 0) | (labels > 9))[valid].any():
         raise ValueError(f"{function}: label must be a digit 0..9")

@@ -26,7 +26,7 @@ def train_command(db_path: PathLike, config_path: Path | None, name: str | None)
     except (ConfigError, OSError) as exc:
         raise CommandError(str(exc), EXIT_BAD_INPUT) from exc
     name = name or (config_path.stem if config_path else "default")
-    _require_database(db_path)
+    db.existing_db_path(db_path)
     try:
         con = db.connect(db_path)
     except db.DatabaseBusyError:
@@ -43,7 +43,7 @@ def train_command(db_path: PathLike, config_path: Path | None, name: str | None)
 
 def list_command(db_path: PathLike) -> int:
     """Print the models table; the active one is starred."""
-    _require_database(db_path)
+    db.existing_db_path(db_path)
     try:
         con = db.connect(db_path, read_only=True)
     except db.DatabaseBusyError:
@@ -59,7 +59,7 @@ def list_command(db_path: PathLike) -> int:
 
 def activate_command(db_path: PathLike, name: str, version: int | None) -> int:
     """Make a model the active one, locally or through the server."""
-    _require_database(db_path)
+    db.existing_db_path(db_path)
     try:
         con = db.connect(db_path)
     except db.DatabaseBusyError:
@@ -92,12 +92,6 @@ def format_models(models: list[dict[str, Any]]) -> str:
             f"{m['size_bytes'] / 1e6:>6.1f} MB"
         )
     return "\n".join([*lines, "(* = active; top-1 and MLDB's one-vs-rest accuracy on test rows)"])
-
-
-def _require_database(db_path: PathLike) -> None:
-    path = db.resolve_db_path(db_path)
-    if not path.exists():
-        raise CommandError(f"{path}: no database; run `mlpaint import` first")
 
 
 def _writable_server(db_path: PathLike, *, need_training: bool) -> str:

@@ -10,6 +10,7 @@ from flask import Blueprint, current_app, request
 from mlpaint.api.errors import APIError
 from mlpaint.api.inputs import digit_input, json_body, label_value, model_name, query_json
 from mlpaint.explain import explain
+from mlpaint.model import softmax
 from mlpaint.registry import LoadedModel, ModelNotFoundError
 from mlpaint.serving import Serving
 
@@ -19,6 +20,16 @@ bp = Blueprint("functions", __name__, url_prefix="/v1/functions")
 def serving() -> Serving:
     """The app's shared server state."""
     return current_app.extensions["mlpaint"]
+
+
+def training_server() -> Serving:
+    """The server state when it accepts writes (training, activation); else 403."""
+    state = serving()
+    try:
+        state.require_training()
+    except PermissionError as exc:
+        raise APIError(403, str(exc)) from exc
+    return state
 
 
 def request_body() -> dict[str, Any]:
@@ -43,8 +54,7 @@ def chosen_model(body: dict[str, Any]) -> LoadedModel:
 def score_output(model: LoadedModel, seen: np.ndarray) -> dict[str, Any]:
     """Prediction, runner-up, probabilities and scores for one prepared row."""
     scores = model.model.scores(seen[None, :], prepared=True)[0]
-    shifted = np.exp(scores.astype(np.float64) - scores.max())
-    probabilities = (shifted / shifted.sum()).astype(np.float32)
+    probabilities = softmax(scores)
     first, second = np.argsort(-scores, kind="stable")[:2]
     return {
         "prediction": int(first),

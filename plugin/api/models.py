@@ -8,7 +8,7 @@ from flask import Blueprint, request
 
 from mlpaint import registry
 from mlpaint.api.errors import APIError, bad_request
-from mlpaint.api.functions import serving
+from mlpaint.api.functions import serving, training_server
 from mlpaint.api.inputs import json_body
 from mlpaint.registry import ModelNotFoundError
 
@@ -43,11 +43,7 @@ def get_model(name: str) -> dict[str, Any]:
 @bp.post("/<name>/activate")
 def activate(name: str) -> dict[str, Any]:
     """Make ``name`` (``{"version": N}``, default newest) the active model; needs training mode."""
-    state = serving()
-    try:
-        state.require_training()
-    except PermissionError as exc:
-        raise APIError(403, str(exc)) from exc
+    state = training_server()
     body = json_body() if request.get_data() else {}
     version = body.get("version")
     if version is not None and (isinstance(version, bool) or not isinstance(version, int)):

@@ -12,7 +12,7 @@ from flask import Blueprint, current_app, url_for
 
 from mlpaint import training
 from mlpaint.api.errors import APIError
-from mlpaint.api.functions import serving
+from mlpaint.api.functions import training_server
 from mlpaint.api.inputs import json_body
 from mlpaint.experiment import ConfigError, ExperimentConfig
 from mlpaint.serving import Serving
@@ -94,11 +94,7 @@ def runs() -> Runs:
 @bp.put("/<name>")
 def start(name: str) -> tuple[dict[str, Any], int, dict[str, str]]:
     """Train a model called ``name`` from a JSON config (the TOML's keys); returns the run id."""
-    state = serving()
-    try:
-        state.require_training()
-    except PermissionError as exc:
-        raise APIError(403, str(exc)) from exc
+    state = training_server()
     try:
         training.check_name(name)
         config = ExperimentConfig.from_dict(json_body())
