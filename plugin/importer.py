@@ -65,46 +65,47 @@ def _read_all(sources: list[str] | None, progress: bool) -> list[DigitBatch]:
         return read_vendored()
     with scratch_dir() as workdir:
         batches: list[DigitBatch] = []
-        for spec in tqdm(
-            sources, desc="reading sources", unit="file", disable=None if progress else True
-        ):
+        for spec in tqdm(sources, desc="reading sources", unit="file", disable=_quiet(progress)):
             batches.extend(read_source(spec, Path(workdir)))
     return batches
 
 
 def _write(path: Path, batches: list[DigitBatch], progress: bool) -> int:
-    """Replace the digits table's rows with ``batches`` in one transaction."""
+    """Replace the digits table's rows with ``batches``; a file this creates goes if it fails."""
     table = _arrow_table(batches)
     created = not path.exists()
     try:
         con = db.connect(path)
-    except duckdb.Error:
-        if created:
-            _remove_database(path)
-        raise
-    try:
-        with (
-            db.transaction(con),
-            tqdm(total=2, desc="writing", disable=None if progress else True) as bar,
-        ):
-            db.run_script(con, "schema.sql")
-            con.execute("DELETE FROM digits")
-            con.register("incoming_digits", table)
-            con.execute(
-                "INSERT INTO digits SELECT id, label, pixels::UTINYINT[784], source "
-                "FROM incoming_digits"
-            )
-            con.unregister("incoming_digits")
-            bar.update()
-            db.run_script(con, "folds.sql")
-            bar.update()
+        try:
+            _replace_rows(con, table, progress)
+        finally:
+            con.close()
     except BaseException:
-        con.close()
         if created:
             _remove_database(path)
         raise
-    con.close()
     return table.num_rows
+
+
+def _replace_rows(con: duckdb.DuckDBPyConnection, table: pa.Table, progress: bool) -> None:
+    """Schema, rows and fold views in one transaction."""
+    with db.transaction(con), tqdm(total=2, desc="writing", disable=_quiet(progress)) as bar:
+        db.run_script(con, "schema.sql")
+        con.execute("DELETE FROM digits")
+        con.register("incoming_digits", table)
+        con.execute(
+            "INSERT INTO digits SELECT id, label, pixels::UTINYINT[784], source "
+            "FROM incoming_digits"
+        )
+        con.unregister("incoming_digits")
+        bar.update()
+        db.run_script(con, "folds.sql")
+        bar.update()
+
+
+def _quiet(progress: bool) -> bool | None:
+    """tqdm's ``disable``: None hides the bar when stderr is not a terminal."""
+    return None if progress else True
 
 
 def _arrow_table(batches: list[DigitBatch]) -> pa.Table:
