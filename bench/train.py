@@ -108,23 +108,16 @@ def measure_model(name: str, spec: ModelSpec, data: tuple, quick: bool) -> dict:
 def plain_booster(spec: ModelSpec, trees: int, data: tuple) -> dict:
     """One LightGBM booster on raw pixels, same tree settings, as many trees as the ensemble."""
     x_train, y_train, x_test, y_test = data
-    params = {**replace(spec, seed=spec.seed).lightgbm_params(0)}
+    params = spec.lightgbm_params(0)
     train_set = lightgbm.Dataset(x_train, label=y_train, params=params)
     rounds = max(1, trees // 10)
     booster, wall, cpu = timed(lambda: lightgbm.train(params, train_set, num_boost_round=rounds))
     predicted = np.argmax(booster.predict(x_test, num_threads=spec.num_threads), axis=1)
     one = np.ascontiguousarray(x_test[:1], dtype=np.float32)
     latency = median_seconds(lambda i: booster.predict(one, raw_score=True, num_threads=1), 300)
-    return {
-        "name": "  plain LightGBM",
-        "accuracy": float(np.mean(predicted == y_test)),
-        "mldb_accuracy": mldb_weighted_accuracy(confusion_matrix(y_test, predicted)),
-        "train_s": wall,
-        "cpu_s": cpu,
-        "trees": booster.num_trees(),
-        "bytes": len(booster.model_to_string().encode()),
-        "predict_ms": 1e3 * latency,
-    }
+    size = len(booster.model_to_string().encode())
+    row = baseline_row("  plain LightGBM", y_test, predicted, (wall, cpu), size, latency)
+    return {**row, "trees": booster.num_trees()}
 
 
 def knn(data: tuple) -> dict:
@@ -136,13 +129,26 @@ def knn(data: tuple) -> dict:
     _, wall, cpu = timed(lambda: knn_model.fit(x_train, y_train))
     predicted = knn_model.predict(x_test)
     latency = median_seconds(lambda i: knn_model.predict(x_test[i : i + 1]), 50)
+    size = len(pickle.dumps(knn_model))
+    return baseline_row("k-NN (k=4)", y_test, predicted, (wall, cpu), size, latency)
+
+
+def baseline_row(
+    name: str,
+    labels: np.ndarray,
+    predicted: np.ndarray,
+    seconds: tuple[float, float],
+    size: int,
+    latency: float,
+) -> dict:
+    """One baseline's figures: accuracies, training (wall, CPU) seconds, size, 1-row latency."""
     return {
-        "name": "k-NN (k=4)",
-        "accuracy": float(np.mean(predicted == y_test)),
-        "mldb_accuracy": mldb_weighted_accuracy(confusion_matrix(y_test, predicted)),
-        "train_s": wall,
-        "cpu_s": cpu,
-        "bytes": len(pickle.dumps(knn_model)),
+        "name": name,
+        "accuracy": float(np.mean(predicted == labels)),
+        "mldb_accuracy": mldb_weighted_accuracy(confusion_matrix(labels, predicted)),
+        "train_s": seconds[0],
+        "cpu_s": seconds[1],
+        "bytes": size,
         "predict_ms": 1e3 * latency,
     }
 
