@@ -19,7 +19,8 @@ DEFAULTS: dict[str, Any] = {
     "QUERY_ROW_LIMIT": 1000,
     "QUERY_MAX_ROWS": 10000,
     "QUERY_TIMEOUT_S": 5.0,
-    "QUERY_MEMORY_LIMIT": "2GB",
+    "QUERY_MAX_BYTES": 32 * 1024 * 1024,  # an answer's body; more rows are cut (X-Truncated)
+    "QUERY_MEMORY_LIMIT": "1GB",
     "MAX_CONTENT_LENGTH": 4 * 1024 * 1024,  # a 2 MB image is ~2.7 MB of base64
 }
 BLUEPRINTS = (functions.bp, query.bp, models.bp, digits.bp, procedures.bp, openapi.bp, health.bp)

@@ -10,7 +10,10 @@ by name, so two models can be compared in one query. ``pixels`` is any list of 7
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 
 import duckdb
 import numpy as np
@@ -28,6 +31,57 @@ DIGITS = 10
 # instance, whose threads a forked server worker would inherit (and crash on at exit).
 PIXELS_TYPE = "DOUBLE[]"  # every numeric list casts to it implicitly
 LABEL_TYPE = "BIGINT"  # every integer type casts to it
+# Rows per model call inside one DuckDB batch (2,048 rows): the time limit is checked between
+# slices, so a batch of explanations (about 14 ms a row) stops within a fraction of a second.
+SCORE_SLICE = 512
+EXPLAIN_SLICE = 16
+
+
+class QueryTimeoutError(TimeoutError):
+    """A time-limited query ran past its deadline (inside an ml_* function, or waiting)."""
+
+
+class _TimeLimit:
+    """The deadline of the one time-limited query this process runs at a time.
+
+    DuckDB calls the functions from its own threads, which cannot tell which query they serve;
+    running one limited query per process at a time makes the deadline exact.
+    """
+
+    def __init__(self) -> None:
+        self.slot = threading.Lock()
+        self.deadline: float | None = None
+
+    def check(self, function: str) -> None:
+        if self.deadline is not None and time.monotonic() > self.deadline:
+            raise QueryTimeoutError(f"{function}: the query ran past its time limit")
+
+
+_LIMIT = _TimeLimit()
+
+
+@contextmanager
+def time_limit(deadline: float) -> Iterator[None]:
+    """Run one query whose ml_* functions stop at ``deadline`` (time.monotonic); waits its turn."""
+    if not _LIMIT.slot.acquire(timeout=max(0.0, deadline - time.monotonic())):
+        raise QueryTimeoutError("the query waited for others past its time limit")
+    _LIMIT.deadline = deadline
+    try:
+        yield
+    finally:
+        _LIMIT.deadline = None
+        _LIMIT.slot.release()
+
+
+def _sliced(
+    function: str, compute: Callable[[np.ndarray], np.ndarray], rows: np.ndarray, size: int
+) -> np.ndarray:
+    """``compute`` over ``rows`` in slices of ``size``, checking the time limit before each."""
+    parts = []
+    for start in range(0, len(rows), size):
+        _LIMIT.check(function)
+        parts.append(compute(rows[start : start + size]))
+    return np.concatenate(parts)
 
 
 Loader = Callable[[str | None, int | None], LoadedModel]
@@ -145,7 +199,9 @@ def _per_row(
 
     def apply(pixels: pa.ChunkedArray) -> pa.Array:
         valid, matrix = pixels_matrix(function, pixels)
-        values = compute(loaded.model, matrix) if len(matrix) else _empty(width)
+        values = _empty(width)
+        if len(matrix):
+            values = _sliced(function, lambda x: compute(loaded.model, x), matrix, SCORE_SLICE)
         return _with_nulls(valid, values, width)
 
     apply.__name__ = function
@@ -179,7 +235,9 @@ def _explain_fn(
             # Queries like `FROM sample, range(10) t(d)` repeat each image once per digit, and
             # one TreeSHAP pass explains all ten digits: explain each distinct image once.
             unique, inverse = np.unique(matrix, axis=0, return_inverse=True)
-            values = explain(loaded.model, unique).values  # (n_unique, 10, 784)
+            values = _sliced(  # (n_unique, 10, 784)
+                function, lambda x: explain(loaded.model, x).values, unique, EXPLAIN_SLICE
+            )
             result[valid_pixels] = values[inverse.reshape(-1), labels[valid_pixels]]
         valid = valid_pixels & valid_labels
         return _with_nulls(valid, result[valid], PIXELS)

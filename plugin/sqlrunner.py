@@ -3,16 +3,16 @@
 from __future__ import annotations
 
 import contextlib
-import csv
 import datetime
 import decimal
 import io
-import json
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from typing import Any, TextIO
 
 import duckdb
+
+from mlpaint import resultjson
 
 FORMATS = ("table", "csv", "json")
 TABLE_ROWS = 100  # rows the table format shows before eliding the middle
@@ -69,13 +69,11 @@ def render(relation: duckdb.DuckDBPyRelation, fmt: str) -> str:
     """Render one result as text in ``fmt`` (table, csv or json)."""
     if fmt == "table":
         return render_table(relation)
-    columns = relation.columns
-    rows = relation.fetchall()
-    if fmt == "csv":
-        return to_csv(columns, rows)
-    if fmt == "json":
-        return json.dumps(to_records(columns, rows), default=json_default) + "\n"
-    raise ValueError(f"unknown format {fmt!r}; choose one of {', '.join(FORMATS)}")
+    if fmt not in FORMATS:
+        raise ValueError(f"unknown format {fmt!r}; choose one of {', '.join(FORMATS)}")
+    rendered = resultjson.render(relation, fmt, limit=None, max_bytes=None)
+    assert rendered is not None  # only a byte limit can refuse a row
+    return rendered.body.decode() + ("\n" if fmt == "json" else "")
 
 
 def render_table(relation: duckdb.DuckDBPyRelation, max_rows: int = TABLE_ROWS) -> str:
@@ -84,27 +82,6 @@ def render_table(relation: duckdb.DuckDBPyRelation, max_rows: int = TABLE_ROWS) 
     with contextlib.redirect_stdout(buffer):
         relation.show(max_rows=max_rows)
     return buffer.getvalue()
-
-
-def to_records(columns: Sequence[str], rows: Sequence[tuple[Any, ...]]) -> list[dict[str, Any]]:
-    """Rows as a list of ``{column: value}`` objects."""
-    return [dict(zip(columns, row, strict=True)) for row in rows]
-
-
-def to_csv(columns: Sequence[str], rows: Sequence[tuple[Any, ...]]) -> str:
-    """Rows as CSV text with a header line; lists and structs are written as JSON."""
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(columns)
-    for row in rows:
-        writer.writerow([_csv_cell(value) for value in row])
-    return buffer.getvalue()
-
-
-def _csv_cell(value: Any) -> Any:
-    if isinstance(value, list | dict | tuple):
-        return json.dumps(value, default=json_default)
-    return value
 
 
 def json_default(value: Any) -> Any:

@@ -9,6 +9,7 @@ from flask import Blueprint, request
 from mlpaint import registry
 from mlpaint.api.errors import APIError, bad_request
 from mlpaint.api.functions import serving, training_server
+from mlpaint.api.guards import state_changing
 from mlpaint.api.inputs import json_body
 from mlpaint.registry import ModelNotFoundError
 
@@ -41,6 +42,7 @@ def get_model(name: str) -> dict[str, Any]:
 
 
 @bp.post("/<name>/activate")
+@state_changing
 def activate(name: str) -> dict[str, Any]:
     """Make ``name`` (``{"version": N}``, default newest) the active model; needs training mode."""
     state = training_server()

@@ -13,6 +13,7 @@ from flask import Blueprint, current_app, url_for
 from mlpaint import training
 from mlpaint.api.errors import APIError
 from mlpaint.api.functions import training_server
+from mlpaint.api.guards import state_changing
 from mlpaint.api.inputs import json_body
 from mlpaint.experiment import ConfigError, ExperimentConfig
 from mlpaint.serving import Serving
@@ -92,6 +93,7 @@ def runs() -> Runs:
 
 
 @bp.put("/<name>")
+@state_changing
 def start(name: str) -> tuple[dict[str, Any], int, dict[str, str]]:
     """Train a model called ``name`` from a JSON config (the TOML's keys); returns the run id."""
     state = training_server()

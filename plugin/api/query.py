@@ -1,20 +1,28 @@
-"""``GET /v1/query``: read-only SQL over the database, with the ml_* functions, safely bounded."""
+"""``GET /v1/query``: read-only SQL over the database, with the ml_* functions, safely bounded.
+
+Every limit holds for every query, the ml_* functions included: one statement that only reads
+(checked on DuckDB's plan, and run in a transaction that is always rolled back), a time limit,
+a row limit, a byte limit on the answer, and DuckDB's memory limit while it is built.
+"""
 
 from __future__ import annotations
 
 import threading
+import time
 from typing import Any
 
 import duckdb
 from flask import Blueprint, Response, current_app, request
 
+from mlpaint import sqlfunctions, sqlguard
 from mlpaint.api.errors import APIError, bad_request
 from mlpaint.api.functions import serving
-from mlpaint.sqlrunner import to_csv, to_records
+from mlpaint.resultjson import Rendered, render
 
 bp = Blueprint("query", __name__, url_prefix="/v1")
 
 FORMATS = ("table", "json", "csv")
+MIMETYPES = {"table": "application/json", "json": "application/json", "csv": "text/csv"}
 
 
 @bp.get("/query")
@@ -27,17 +35,13 @@ def query() -> Any:
     if fmt not in FORMATS:
         raise bad_request(f"format must be one of {', '.join(FORMATS)}")
     limit = row_limit(request.args.get("limit"))
-    statement = single_select(sql)
-    columns, rows = run_bounded(statement, limit)
-    truncated = len(rows) > limit
-    rows = rows[:limit]
-    headers = {"X-Row-Limit": str(limit), "X-Truncated": str(truncated).lower()}
-    if fmt == "csv":
-        return Response(to_csv(columns, rows), mimetype="text/csv", headers=headers)
-    body: Any = [list(columns), *map(list, rows)] if fmt == "table" else to_records(columns, rows)
-    response = current_app.json.response(body)
-    response.headers.update(headers)
-    return response
+    rendered = run_bounded(single_select(sql), fmt, limit)
+    headers = {
+        "X-Row-Limit": str(limit),
+        "X-Byte-Limit": str(byte_limit()),
+        "X-Truncated": str(rendered.truncated).lower(),
+    }
+    return Response(rendered.body, mimetype=MIMETYPES[fmt], headers=headers)
 
 
 def row_limit(text: str | None) -> int:
@@ -55,8 +59,13 @@ def row_limit(text: str | None) -> int:
     return limit
 
 
+def byte_limit() -> int:
+    """The most bytes one answer may carry."""
+    return int(current_app.config["QUERY_MAX_BYTES"])
+
+
 def single_select(sql: str) -> str:
-    """Parse ``sql`` and return it if it is exactly one SELECT statement; else 400."""
+    """Parse ``sql`` and return it if it is exactly one SELECT statement; else 400 or 403."""
     try:
         statements = duckdb.extract_statements(sql)
     except duckdb.Error as exc:
@@ -66,23 +75,50 @@ def single_select(sql: str) -> str:
     if statements[0].type != duckdb.StatementType.SELECT:
         kind = statements[0].type.name
         raise APIError(403, f"read-only endpoint: only SELECT queries run here, not {kind}")
-    return statements[0].query
+    # A trailing comment must not swallow what DuckDB appends when it plans the statement.
+    return statements[0].query.rstrip().removesuffix(";") + "\n"
 
 
-def run_bounded(sql: str, limit: int) -> tuple[list[str], list[tuple[Any, ...]]]:
-    """Run a query on a cursor of its own, interrupted when it passes the time limit."""
+def run_bounded(sql: str, fmt: str, limit: int) -> Rendered:
+    """Check and run a query within the time limit, on a cursor of its own, rolled back."""
     seconds = float(current_app.config["QUERY_TIMEOUT_S"])
-    with serving().cursor() as cursor:
-        timer = threading.Timer(seconds, cursor.interrupt)
-        timer.start()
-        try:
-            relation = cursor.sql(sql)
-            return list(relation.columns), relation.limit(limit + 1).fetchall()
-        except duckdb.InterruptException as exc:
-            raise APIError(408, f"the query ran longer than {seconds:g} s and was stopped") from exc
-        except duckdb.OutOfMemoryException as exc:
-            raise APIError(413, f"the query needs more memory than allowed: {exc}") from exc
-        except duckdb.Error as exc:
-            raise bad_request(str(exc), {"kind": type(exc).__name__}) from exc
-        finally:
-            timer.cancel()
+    deadline = time.monotonic() + seconds
+    try:
+        with sqlfunctions.time_limit(deadline), serving().cursor() as cursor:
+            timer = threading.Timer(max(0.0, deadline - time.monotonic()), cursor.interrupt)
+            timer.start()
+            try:
+                return _checked_and_rendered(cursor, sql, fmt, limit)
+            finally:
+                timer.cancel()
+    except (duckdb.InterruptException, sqlfunctions.QueryTimeoutError) as exc:
+        raise _timeout(seconds) from exc
+    except duckdb.Error as exc:
+        if time.monotonic() >= deadline:  # an ml_* function stopped at the deadline
+            raise _timeout(seconds) from exc
+        raise _duckdb_error(exc) from exc
+
+
+def _checked_and_rendered(
+    cursor: duckdb.DuckDBPyConnection, sql: str, fmt: str, limit: int
+) -> Rendered:
+    try:
+        sqlguard.check_read_only(cursor, sql)
+    except sqlguard.UnsafeSQLError as exc:
+        raise APIError(403, str(exc)) from exc
+    with sqlguard.rolled_back(cursor):
+        rendered = render(cursor.sql(sql), fmt, limit, byte_limit())
+    if rendered is None:
+        limit_mb = byte_limit() / 1e6
+        raise APIError(413, f"one row of the answer is over the {limit_mb:g} MB answer limit")
+    return rendered
+
+
+def _timeout(seconds: float) -> APIError:
+    return APIError(408, f"the query ran longer than {seconds:g} s and was stopped")
+
+
+def _duckdb_error(exc: duckdb.Error) -> APIError:
+    if isinstance(exc, duckdb.OutOfMemoryException):
+        return APIError(413, f"the query needs more memory than allowed: {exc}")
+    return bad_request(str(exc), {"kind": type(exc).__name__})
