@@ -72,7 +72,13 @@ def check_read_only(con: duckdb.DuckDBPyConnection, sql: str) -> None:
     calls = sorted(function_names(sql) & HIDDEN_FUNCTIONS)
     if calls:
         raise UnsafeSQLError(f"{calls[0]}() is not available to queries here")
-    operators = plan_operators(con, sql)
+    try:
+        operators = plan_operators(con, sql)
+    except duckdb.InvalidInputException as exc:
+        # On a read-only connection DuckDB refuses to even plan a statement that writes.
+        if "read-only mode" in str(exc):
+            raise UnsafeSQLError("read-only: the statement would write") from exc
+        raise
     writes = sorted(operators & WRITING_OPERATORS)
     if writes:
         raise UnsafeSQLError(f"read-only: the statement would run {writes[0]}")

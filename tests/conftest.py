@@ -20,6 +20,7 @@ from typing import IO
 import duckdb
 import numpy as np
 import pytest
+from flask.testing import FlaskClient
 
 from mlpaint.importer import import_digits
 from mlpaint.resources import resource_dir
@@ -236,3 +237,20 @@ def live_server(server_db: Path) -> Iterator[str]:
     """A real read-only server on loopback over the trained database."""
     with running_server(server_db) as base:
         yield base
+
+
+@pytest.fixture
+def make_client() -> Iterator:
+    """Flask's in-process test client over ``create_app(config)``, closed afterwards."""
+    from mlpaint.app import create_app
+
+    apps = []
+
+    def _make(db: Path, **config: object) -> FlaskClient:
+        app = create_app({"DATABASE": str(db), "TESTING": True, **config})
+        apps.append(app)
+        return app.test_client()
+
+    yield _make
+    for app in apps:
+        app.extensions["mlpaint"].close()
