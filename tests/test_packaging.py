@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import site
 import subprocess
 import sys
+import sysconfig
 import venv
 from pathlib import Path
 
@@ -45,11 +47,29 @@ def installed_venv(tmp_path_factory: pytest.TempPathFactory) -> Path:
         check=True,
     )
     env_dir = root / "env"
-    venv.EnvBuilder(system_site_packages=True, with_pip=True).create(env_dir)
+    venv.EnvBuilder(with_pip=True).create(env_dir)
     python = env_dir / "bin" / "python"
+    _reuse_our_packages(python)
     wheel = next(wheels.glob("mlpaint-*.whl"))
     subprocess.run([python, "-m", "pip", "install", "--no-deps", "-q", str(wheel)], check=True)
     return python
+
+
+def _reuse_our_packages(python: Path) -> None:
+    """Let the new venv import this interpreter's third-party packages, however it was set up.
+
+    ``system_site_packages`` would reach the *base* interpreter's, which lack duckdb when the
+    suite itself runs in a venv. A path in a .pth file adds the folder without running the .pth
+    files inside it, so an editable mlpaint there stays out of the way.
+    """
+    purelib = subprocess.run(
+        [python, "-c", "import sysconfig; print(sysconfig.get_path('purelib'))"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+    ours = [sysconfig.get_path("purelib"), *site.getsitepackages()]
+    Path(purelib, "mlpaint-test-deps.pth").write_text("\n".join(dict.fromkeys(ours)) + "\n")
 
 
 def test_wheel_install_finds_its_files(installed_venv: Path, tmp_path: Path) -> None:

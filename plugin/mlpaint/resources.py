@@ -4,16 +4,16 @@ from __future__ import annotations
 
 from pathlib import Path
 
+# In a checkout these are links to the repository's top-level folders; a wheel holds copies.
 _PACKAGE = Path(__file__).resolve().parent
 
 
 def resource_dir(name: str) -> Path:
     """Return the directory ``name`` (sql, web, data/mnist, experiments) of this install."""
-    # A wheel carries the folders inside the package; a source checkout keeps them at the top.
-    for candidate in (_PACKAGE / name, _PACKAGE.parent / name):
-        if candidate.is_dir():
-            return candidate
-    raise FileNotFoundError(f"mlpaint resource folder {name!r} is missing from this install")
+    path = _PACKAGE / name
+    if not path.is_dir():
+        raise FileNotFoundError(f"mlpaint resource folder {name!r} is missing from this install")
+    return path
 
 
 def sql_path(script: str) -> Path:
