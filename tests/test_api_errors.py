@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import io
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import pytest
@@ -11,6 +12,7 @@ import requests
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from PIL import Image
+from test_images import huge_rgba_png
 
 SCORER = "/v1/functions/scorer/application"
 EXPLAINER = "/v1/functions/explainer/application"
@@ -57,6 +59,10 @@ BAD_BODIES = {
         '{"input": {"image": "' + png_url(Image.new("L", (5000, 10), 255)) + '"}}',
         413,
     ),
+    "image over the pixel budget": (
+        '{"input": {"image": "' + png_url(Image.new("L", (4096, 4000), 255)) + '"}}',
+        413,
+    ),
     "unknown model": ('{"input": {"pixels": [' + "0," * 783 + '0]}, "model": "nope"}', 404),
     "model not a string": ('{"input": {"pixels": [' + "0," * 783 + '0]}, "model": 5}', 400),
 }
@@ -89,6 +95,34 @@ def test_image_over_the_byte_cap(live_server: str) -> None:
         live_server + SCORER, json={"input": {"image": png_url(noise)}}, timeout=60
     )
     assert answer.status_code == 413 and answer.json()["error"]["status"] == 413
+
+
+def test_huge_canvases_are_refused_four_at_once(live_server: str) -> None:
+    # 4096x4096 RGBA in 80 KB of PNG: decoded, it once cost a worker about 1 GB.
+    body = {
+        "input": {"image": "data:image/png;base64," + base64.b64encode(huge_rgba_png()).decode()}
+    }
+    with ThreadPoolExecutor(4) as pool:
+        answers = list(
+            pool.map(
+                lambda path: requests.post(live_server + path, json=body, timeout=60),
+                [SCORER, EXPLAINER] * 2,
+            )
+        )
+    for answer in answers:
+        assert answer.status_code == 413, answer.text
+        assert "4,194,304" in answer.json()["error"]["message"]
+    assert requests.get(live_server + "/v1/health", timeout=10).status_code == 200
+
+
+def test_a_large_jpeg_photo_is_scored(live_server: str) -> None:
+    photo = Image.new("L", (4096, 3072), 255)  # 12.6 MP, like a phone's camera
+    photo.paste(0, (1900, 1000, 2200, 2100))  # a thick '1'
+    buffer = io.BytesIO()
+    photo.save(buffer, format="JPEG")
+    url = "data:image/jpeg;base64," + base64.b64encode(buffer.getvalue()).decode()
+    answer = requests.post(live_server + SCORER, json={"input": {"image": url}}, timeout=60)
+    assert answer.status_code == 200, answer.text
 
 
 def test_body_over_the_request_cap(live_server: str) -> None:

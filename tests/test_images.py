@@ -4,12 +4,17 @@ from __future__ import annotations
 
 import base64
 import io
+import json
+import subprocess
+import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
 from PIL import Image, ImageDraw
 
 from mlpaint.images import (
+    MAX_PIXELS,
     EmptyImageError,
     ImageError,
     ImageTooLargeError,
@@ -156,3 +161,101 @@ def test_too_large_images_are_refused_before_decoding() -> None:
 def test_errors_are_value_errors() -> None:
     for error in (EmptyImageError, InvalidImageError, ImageTooLargeError):
         assert issubclass(error, ImageError) and issubclass(error, ValueError)
+
+
+def test_a_mode_pillow_cannot_convert_is_invalid_not_a_crash() -> None:
+    with pytest.raises(InvalidImageError, match="mode LAB"):
+        image_to_pixels(_png(Image.new("LAB", (40, 40)), fmt="TIFF"))
+
+
+def big_seven(
+    size: tuple[int, int], mode: str, paper: int | tuple, ink: int | tuple
+) -> Image.Image:
+    """The paint page's '7' (see ``_draw``'s defaults) scaled up to a ``size`` canvas."""
+    k = size[0] / 280
+    return _draw(size, (round(90 * k), round(60 * k)), 1.5 * k, round(18 * k), mode, paper, ink)
+
+
+def huge_rgba_png() -> bytes:
+    """A 4096x4096 RGBA canvas with a '7' on transparent paper: under 100 KB as PNG."""
+    return _png(big_seven((4096, 4096), "RGBA", (0, 0, 0, 0), (0, 0, 0, 255)))
+
+
+_MEASURE = r"""
+import json, re, sys
+from pathlib import Path
+from mlpaint.images import ImageError, image_to_pixels
+
+
+def kilobytes(key):
+    return int(re.search(key + r":\s+(\d+)", Path("/proc/self/status").read_text()).group(1))
+
+
+data = Path(sys.argv[1]).read_bytes()
+Path("/proc/self/clear_refs").write_text("5")  # reset the high-water mark (VmHWM) to now
+before = kilobytes("VmRSS")
+try:
+    result = {"pixels": image_to_pixels(data).tolist()}
+except ImageError as exc:
+    result = {"error": type(exc).__name__, "message": str(exc)}
+result["peak_mb"] = (kilobytes("VmHWM") - before) / 1024
+print(json.dumps(result))
+"""
+
+
+def measured(data: bytes, folder: Path) -> dict:
+    """``image_to_pixels`` in a fresh process: its answer and its peak extra memory (MB).
+
+    Pillow's buffers are invisible to tracemalloc, so the process's peak RSS (VmHWM) is what
+    counts; ru_maxrss would not do, as a child inherits its parent's.
+    """
+    path = folder / "upload.bin"
+    path.write_bytes(data)
+    run = subprocess.run(
+        [sys.executable, "-c", _MEASURE, str(path)], capture_output=True, text=True, check=True
+    )
+    return json.loads(run.stdout)
+
+
+def test_a_4096_square_rgba_png_is_refused_from_its_header(tmp_path: Path) -> None:
+    data = huge_rgba_png()
+    assert len(data) < 100_000  # small enough for every byte cap: only decoding could cost
+    result = measured(data, tmp_path)
+    # Refused (413 through the API): 16.8 million pixels is over the 4 MP decoding budget.
+    assert result.get("error") == "ImageTooLargeError", result.get("message")
+    assert f"{MAX_PIXELS:,}" in result["message"] and "4096x4096" in result["message"]
+    assert result["peak_mb"] < 100
+
+
+def test_pixel_budget_refuses_a_png_within_the_side_limit() -> None:
+    with pytest.raises(ImageTooLargeError, match=f"4096x4000 .*at most {MAX_PIXELS:,}"):
+        image_to_pixels(_png(Image.new("L", (4096, 4000), 255)))
+    with pytest.raises(ImageTooLargeError, match=f"{MAX_PIXELS:,}"):
+        image_to_pixels(_png(Image.new("1", (2049, 2048), 1)))
+
+
+@pytest.mark.parametrize(
+    ("size", "mode", "paper", "ink", "fmt"),
+    [
+        ((2048, 2048), "RGBA", (0, 0, 0, 0), (0, 0, 0, 255), "PNG"),  # at the budget
+        ((4096, 4000), "RGB", (255, 255, 255), (0, 0, 0), "JPEG"),  # 16 MP: JPEG decodes small
+    ],
+)
+def test_large_images_within_the_budget_cost_little_memory(
+    tmp_path: Path, size: tuple, mode: str, paper: tuple, ink: tuple, fmt: str
+) -> None:
+    result = measured(_png(big_seven(size, mode, paper, ink), fmt=fmt), tmp_path)
+    assert "pixels" in result, result.get("message")
+    pixels = np.array(result["pixels"], dtype=np.uint8)
+    _check_mnist_like(pixels)
+    # The same digit as the paint page's canvas gives, up to anti-aliasing.
+    reference = image_to_pixels(_png(_draw())).astype(int)
+    assert np.abs(pixels.astype(int) - reference).mean() < 3
+    assert result["peak_mb"] < 100
+
+
+def test_a_jpeg_is_held_to_the_budget_after_its_reduced_scale_decoding() -> None:
+    image = big_seven((4096, 4000), "RGB", (255, 255, 255), (0, 0, 0))
+    with pytest.raises(ImageTooLargeError, match=f"{MAX_PIXELS:,}"):
+        image_to_pixels(_png(image))  # the same pixels as PNG: nothing decodes them small
+    _check_mnist_like(image_to_pixels(_png(image, fmt="JPEG")))

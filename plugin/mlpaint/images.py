@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import binascii
 import io
+import math
 import re
 
 import numpy as np
@@ -14,6 +15,14 @@ from mlpaint.preprocess import CENTRE, N_PIXELS, SIDE
 
 MAX_ENCODED_BYTES = 2 * 1024 * 1024  # the encoded image file (PNG, JPEG, ...)
 MAX_SIDE = 4096
+# Decoded pixels, checked from the header before decoding: 4 MP holds every phone screenshot and
+# a 2560x1440 screen, and costs at most 16 MB as RGBA. JPEG is checked after `draft` (below),
+# which decodes it at 1/2, 1/4 or 1/8 scale for free, so photos up to 4096 a side pass.
+MAX_PIXELS = 2048 * 2048
+# The ink is found on an image whose longer side is at most this: the glyph is 20 px, so a
+# digit spanning over 2% of the image's longer side loses nothing, and the float64 steps
+# below touch at most 1 MP (8 MB an array) whatever was uploaded.
+WORK_SIDE = 1024
 GLYPH = 20  # MNIST scales the ink's bounding box so its longer side is 20 px
 _MIN_INK = 24.0  # strongest ink, on 0..255, below which we call the canvas empty
 _INK_FLOOR = 0.1  # ink fainter than this share of the strongest ink does not count for the box
@@ -33,7 +42,7 @@ class EmptyImageError(ImageError):
 
 
 class ImageTooLargeError(ImageError):
-    """Over 2 MB encoded or over 4096 px on a side."""
+    """Over 2 MB encoded, over 4096 px on a side or over 4 megapixels to decode."""
 
 
 def decode_data_url(text: str) -> bytes:
@@ -62,7 +71,7 @@ def decode_data_url(text: str) -> bytes:
 
 
 def _open(data: bytes) -> Image.Image:
-    """Open and fully decode the first frame, refusing oversized images before decoding."""
+    """Open and decode the first frame within the pixel budget, refusing before decoding."""
     if len(data) > MAX_ENCODED_BYTES:
         raise ImageTooLargeError(f"image is over {MAX_ENCODED_BYTES // (1024 * 1024)} MB encoded")
     try:
@@ -76,6 +85,13 @@ def _open(data: bytes) -> Image.Image:
         raise ImageTooLargeError(f"image is {width}x{height}; at most {MAX_SIDE} px a side")
     if width == 0 or height == 0:
         raise InvalidImageError("the image has no pixels")
+    _draft(image)
+    width, height = image.size
+    if width * height > MAX_PIXELS:
+        raise ImageTooLargeError(
+            f"image is {width}x{height} = {width * height:,} pixels; at most {MAX_PIXELS:,} "
+            "(2048x2048) unless it is a JPEG"
+        )
     try:
         image.load()
     except Image.DecompressionBombError as exc:
@@ -85,21 +101,41 @@ def _open(data: bytes) -> Image.Image:
     return image
 
 
+def _draft(image: Image.Image) -> None:
+    """Have a JPEG decode as grey at the smallest scale still at least the working size."""
+    width, height = image.size
+    shrink = max(1.0, max(width, height) / WORK_SIDE)
+    # Only JPEG implements draft; other formats ignore it and keep their size and mode.
+    image.draft("L", (max(1, math.ceil(width / shrink)), max(1, math.ceil(height / shrink))))
+
+
+def _small(image: Image.Image) -> Image.Image:
+    """Grey ("L"), or grey premultiplied by alpha ("La"), box-reduced to the working size."""
+    try:
+        if "transparency" in image.info:  # palette or RGB transparency: RGBA honours it
+            image = image.convert("RGBA")
+        if image.mode in ("RGBA", "LA", "PA"):
+            # Premultiplied, so that reducing averages ink and not transparent paper's colour.
+            image = image.convert("LA").convert("La")
+        else:
+            image = image.convert("L")
+    except ValueError as exc:  # a mode Pillow reads but cannot convert, such as LAB
+        raise InvalidImageError(f"cannot use an image in mode {image.mode}: {exc}") from exc
+    factor = math.ceil(max(image.size) / WORK_SIDE)
+    return image.reduce(factor) if factor > 1 else image
+
+
 def _grayscale(image: Image.Image) -> np.ndarray:
     """Float luminance 0..255; transparent pixels become paper opposite to the strokes."""
-    has_alpha = image.mode in ("RGBA", "LA", "PA") or "transparency" in image.info
-    if not has_alpha:
-        return np.asarray(image.convert("L"), dtype=np.float64)
-    rgba = np.asarray(image.convert("RGBA"), dtype=np.float64)
-    alpha = rgba[..., 3] / 255.0
-    lum = np.asarray(image.convert("RGBA").convert("L"), dtype=np.float64)
-    if alpha.min() >= 1.0:
-        return lum
+    if image.mode == "L":
+        return np.asarray(image, dtype=np.float64)
+    planes = np.asarray(image, dtype=np.float64)
+    lum, alpha = planes[..., 0], planes[..., 1] / 255.0  # lum is already multiplied by alpha
     # Paper is whatever contrasts with the opaque strokes: dark strokes go on white.
     weight = alpha.sum()
-    stroke = (lum * alpha).sum() / weight if weight > 0 else 0.0
+    stroke = lum.sum() / weight if weight > 0 else 0.0
     paper = 255.0 if stroke < 128 else 0.0
-    return lum * alpha + paper * (1.0 - alpha)
+    return lum + paper * (1.0 - alpha)
 
 
 def _ink(gray: np.ndarray) -> np.ndarray:
@@ -141,7 +177,7 @@ def _place(glyph: np.ndarray) -> np.ndarray:
 
 def image_to_pixels(data: bytes) -> np.ndarray:
     """Normalise an encoded image of a digit the way MNIST was: (784,) uint8, 0 paper."""
-    ink = _ink(_grayscale(_open(data)))
+    ink = _ink(_grayscale(_small(_open(data))))
     if ink.max() < _MIN_INK:
         raise EmptyImageError("the image has no ink: draw a digit first")
     canvas = _place(_crop_and_scale(ink))
