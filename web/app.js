@@ -2,6 +2,7 @@
 
 import { explain, getDigit, isNetworkError, score } from "./api.js";
 import { PaintCanvas } from "./canvas.js";
+import { $ } from "./dom.js";
 import { themeColor } from "./heatmap.js";
 import { LatestRunner } from "./live.js";
 import { ModelPanel } from "./modelpanel.js";
@@ -13,7 +14,6 @@ import { TestSetPanel } from "./testset.js";
 // Live strokes use the explainer (heatmaps follow the pen) while it answers this fast;
 // a slower server gets the plain scorer while drawing and the explainer on pointer-up.
 const LIVE_EXPLAIN_MAX_MS = 250;
-const $ = (id) => document.getElementById(id);
 
 /** Hooks for tests and benchmarks: performance.now() stamps and the last output shown. */
 const hooks = {

@@ -1,6 +1,7 @@
 // The drawing surface: pointer input (mouse, touch, pen), smoothed pen strokes, undo, export.
 
-import { parseColor } from "./heatmap.js";
+import { newCanvas, sizeCanvas } from "./dom.js";
+import { paintTile, parseColor } from "./heatmap.js";
 
 const LOGICAL = 280; // stroke coordinates live in a 280x280 space, whatever the CSS size
 // MNIST strokes are about 2-3 of the 20 pixels a digit spans: about 20 of our 280.
@@ -29,17 +30,8 @@ function traceStroke(ctx, points) {
 
 /** A 28x28 canvas holding `pixels` (0..255 ink) as `color` with alpha = ink. */
 function pixelTile(pixels, color) {
-  const tile = document.createElement("canvas");
-  tile.width = 28;
-  tile.height = 28;
-  const ctx = tile.getContext("2d");
-  const image = ctx.createImageData(28, 28);
   const [r, g, b] = color;
-  for (let i = 0; i < 784; i++) {
-    image.data.set([r, g, b, pixels[i]], i * 4);
-  }
-  ctx.putImageData(image, 0, 0);
-  return tile;
+  return paintTile((i) => [r, g, b, pixels[i]]);
 }
 
 /** Paint every stroke onto ctx, already scaled to the 280x280 logical space. */
@@ -86,11 +78,7 @@ export class PaintCanvas extends EventTarget {
   /** Size the backing store for the current devicePixelRatio and repaint. */
   resize() {
     const dpr = window.devicePixelRatio || 1;
-    const size = Math.round(LOGICAL * dpr);
-    if (this.canvas.width !== size) {
-      this.canvas.width = size;
-      this.canvas.height = size;
-    }
+    sizeCanvas(this.canvas, Math.round(LOGICAL * dpr));
     this.render();
   }
 
@@ -157,9 +145,7 @@ export class PaintCanvas extends EventTarget {
 
   /** The drawing as a small PNG data URL, black ink on white (what the server expects). */
   toDataURL(size = 140) {
-    const out = document.createElement("canvas");
-    out.width = size;
-    out.height = size;
+    const out = newCanvas(size);
     const ctx = out.getContext("2d");
     ctx.fillStyle = "#fff";
     ctx.fillRect(0, 0, size, size);

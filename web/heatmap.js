@@ -1,5 +1,7 @@
 // Drawing 28x28 maps: the input the model saw, and SHAP values as green/red cells over it.
 
+import { newCanvas, sizeCanvas } from "./dom.js";
+
 const SIDE = 28;
 const FOR = [22, 163, 74]; // green: the pixel pushed toward the digit
 const AGAINST = [220, 38, 38]; // red: the pixel pushed away from it
@@ -9,7 +11,7 @@ let probe = null; // a 2D context only used to parse colours
 
 /** Parse any opaque CSS colour to [r, g, b] (the canvas normalises it to #rrggbb). */
 export function parseColor(css) {
-  probe ||= document.createElement("canvas").getContext("2d");
+  probe ||= newCanvas(1).getContext("2d");
   probe.fillStyle = "#000";
   probe.fillStyle = css;
   const hex = probe.fillStyle;
@@ -38,9 +40,17 @@ function fitBacking(canvas) {
   const rect = canvas.getBoundingClientRect();
   const w = Math.max(SIDE, Math.round((rect.width || canvas.clientWidth || SIDE) * dpr));
   const h = Math.max(SIDE, Math.round((rect.height || canvas.clientHeight || SIDE) * dpr));
-  if (canvas.width !== w) canvas.width = w;
-  if (canvas.height !== h) canvas.height = h;
+  sizeCanvas(canvas, w, h);
   return [w, h];
+}
+
+/** Paint a 28x28 canvas (by default a new one) cell by cell: rgbaOf(i) -> [r, g, b, a]. */
+export function paintTile(rgbaOf, canvas = newCanvas(SIDE)) {
+  const ctx = sizeCanvas(canvas, SIDE).getContext("2d");
+  const image = ctx.createImageData(SIDE, SIDE);
+  for (let i = 0; i < SIDE * SIDE; i++) image.data.set(rgbaOf(i), i * 4);
+  ctx.putImageData(image, 0, 0);
+  return canvas;
 }
 
 let tile = null; // one shared 28x28 scratch canvas
@@ -49,14 +59,8 @@ let tile = null; // one shared 28x28 scratch canvas
 // scaled up without smoothing (nearest neighbour keeps each cell a crisp square).
 function paintCells(canvas, colorOf) {
   const [w, h] = fitBacking(canvas);
-  tile ||= Object.assign(document.createElement("canvas"), { width: SIDE, height: SIDE });
-  const scratch = tile.getContext("2d");
-  const image = scratch.createImageData(SIDE, SIDE);
-  for (let i = 0; i < SIDE * SIDE; i++) {
-    const [r, g, b] = colorOf(i);
-    image.data.set([r, g, b, 255], i * 4);
-  }
-  scratch.putImageData(image, 0, 0);
+  tile ||= newCanvas(SIDE);
+  paintTile((i) => [...colorOf(i), 255], tile);
   const ctx = canvas.getContext("2d");
   ctx.imageSmoothingEnabled = false;
   ctx.drawImage(tile, 0, 0, w, h);
@@ -84,17 +88,9 @@ export function drawBlank(canvas) {
 
 /** Paint the 28x28 input on a 28x28 canvas (enlarged by CSS with pixelated rendering). */
 export function drawPixels(canvas, pixels) {
-  canvas.width = SIDE;
-  canvas.height = SIDE;
-  const ctx = canvas.getContext("2d");
   const paper = themeColor("--paper");
   const ink = themeColor("--ink");
-  const image = ctx.createImageData(SIDE, SIDE);
-  for (let i = 0; i < SIDE * SIDE; i++) {
-    const c = mix(paper, ink, pixels ? pixels[i] / 255 : 0);
-    image.data.set([c[0], c[1], c[2], 255], i * 4);
-  }
-  ctx.putImageData(image, 0, 0);
+  paintTile((i) => [...mix(paper, ink, pixels ? pixels[i] / 255 : 0), 255], canvas);
 }
 
 /** Opacity of a cell for value v on scale max |v|: a square-root ramp, 0 at 0, 1 at max. */

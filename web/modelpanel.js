@@ -1,8 +1,8 @@
 // The model picker and the "model" panel: config, test metrics and the confusion matrix.
 
 import { getModel, listModels } from "./api.js";
+import { $, el } from "./dom.js";
 
-const $ = (id) => document.getElementById(id);
 const isNum = (x) => typeof x === "number" && Number.isFinite(x);
 const pct = (x, digits = 2) => (isNum(x) ? `${(100 * x).toFixed(digits)}%` : "\u2014");
 const plain = (x) => (x === undefined || x === null || x === "" ? "\u2014" : String(x));
@@ -16,13 +16,6 @@ function bytes(n) {
 function when(iso) {
   const d = iso ? new Date(iso) : null;
   return d && !Number.isNaN(d.getTime()) ? d.toLocaleString() : plain(iso);
-}
-
-function cell(tag, text, attrs = {}) {
-  const node = document.createElement(tag);
-  node.textContent = text;
-  for (const [k, v] of Object.entries(attrs)) node.setAttribute(k, v);
-  return node;
 }
 
 // One entry per model name (the API scores by name): the active version, else the newest.
@@ -39,40 +32,39 @@ function byName(models) {
 
 /** A table: rows = actual digit, columns = predicted, cells coloured by share of the row. */
 export function confusionTable(matrix, caption) {
-  const table = document.createElement("table");
-  table.className = "confusion";
-  table.append(cell("caption", caption || "Confusion matrix: rows actual, columns predicted"));
-  const head = document.createElement("tr");
-  head.append(cell("th", "actual \u2193 predicted \u2192", { scope: "col", class: "corner" }));
-  matrix.forEach((_, d) => head.append(cell("th", String(d), { scope: "col" })));
-  table.append(document.createElement("thead"));
-  table.tHead.append(head);
-  const body = document.createElement("tbody");
-  matrix.forEach((row, actual) => {
+  const corner = el("th", { scope: "col", className: "corner" }, "actual \u2193 predicted \u2192");
+  const head = el("tr", {}, corner, ...matrix.map((_, d) => el("th", { scope: "col" }, String(d))));
+  const rows = matrix.map((row, actual) => {
     const total = row.reduce((a, b) => a + b, 0) || 1;
-    const tr = document.createElement("tr");
-    tr.append(cell("th", String(actual), { scope: "row" }));
-    row.forEach((count, predicted) => {
+    const cells = row.map((count, predicted) => {
       const share = count / total;
-      const td = cell("td", String(count), {
-        title: `actual ${actual}, predicted ${predicted}: ${count} (${pct(share, 1)} of row)`,
-      });
+      const td = el(
+        "td",
+        {
+          title: `actual ${actual}, predicted ${predicted}: ${count} (${pct(share, 1)} of row)`,
+          className: actual === predicted ? "hit" : count ? "miss" : "zero",
+        },
+        String(count),
+      );
       // sqrt so that a 1% confusion is still visible next to a 98% diagonal
       td.style.setProperty("--share", Math.sqrt(share).toFixed(3));
-      td.className = actual === predicted ? "hit" : count ? "miss" : "zero";
-      tr.append(td);
+      return td;
     });
-    body.append(tr);
+    return el("tr", {}, el("th", { scope: "row" }, String(actual)), ...cells);
   });
-  table.append(body);
-  return table;
+  return el(
+    "table",
+    { className: "confusion" },
+    el("caption", {}, caption || "Confusion matrix: rows actual, columns predicted"),
+    el("thead", {}, head),
+    el("tbody", {}, ...rows),
+  );
 }
 
 function definitions(pairs) {
-  const dl = document.createElement("dl");
+  const dl = el("dl");
   for (const [term, value, hint] of pairs) {
-    const pair = document.createElement("div");
-    pair.append(cell("dt", term), cell("dd", value));
+    const pair = el("div", {}, el("dt", {}, term), el("dd", {}, value));
     if (hint) pair.title = hint;
     dl.append(pair);
   }
@@ -164,7 +156,7 @@ export class ModelPanel {
       if (entry.name === this.chosen()) this.render(model);
     } catch (err) {
       box.replaceChildren(
-        cell("p", `Cannot load the model's details: ${err.message}`, { class: "error-text" }),
+        el("p", { className: "error-text" }, `Cannot load the model's details: ${err.message}`),
       );
       this.onError(err);
     } finally {
@@ -173,18 +165,16 @@ export class ModelPanel {
   }
 
   render(model) {
-    const title = cell("p", `${model.name} v${model.version}`, { class: "model-name" });
-    if (model.active) title.append(cell("span", "active", { class: "badge" }));
+    const title = el("p", { className: "model-name" }, `${model.name} v${model.version}`);
+    if (model.active) title.append(el("span", { className: "badge" }, "active"));
     const parts = [title];
     const description = model.config?.description;
-    if (description) parts.push(cell("p", description, { class: "muted" }));
+    if (description) parts.push(el("p", { className: "muted" }, description));
     parts.push(metricsList(testMetrics(model), model), configList(model));
     const confusion = confusionOf(model);
     if (confusion) {
-      const scroll = document.createElement("div");
-      scroll.className = "table-scroll";
-      scroll.append(confusionTable(confusion.matrix, confusion.caption));
-      parts.push(scroll);
+      const table = confusionTable(confusion.matrix, confusion.caption);
+      parts.push(el("div", { className: "table-scroll" }, table));
     }
     $("model-details").replaceChildren(...parts);
   }
@@ -202,15 +192,13 @@ function metricsList(m, model) {
     ["Log loss", fixed(m.log_loss)],
     ["Macro F1", fixed(m.macro_f1)],
   ]);
-  const note = cell(
+  const note = el(
     "p",
+    { className: "muted small" },
     "\u201cMLDB's figure\u201d is MLDB's one-vs-rest weighted accuracy, the number its " +
       "MLPaint demo reports; it runs higher than plain accuracy.",
-    { class: "muted small" },
   );
-  const box = document.createElement("div");
-  box.append(list, note);
-  return box;
+  return el("div", {}, list, note);
 }
 
 function configList(model) {

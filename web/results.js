@@ -1,21 +1,10 @@
 // The result views: big prediction, probability bars, explanation heatmap, identity, strip.
 
+import { $, el } from "./dom.js";
 import { drawBlank, drawHeatmap, drawPixels, legendGradient, maxAbs, sum } from "./heatmap.js";
 
 const pct = (p) => `${(100 * p).toFixed(1)}%`;
 const num = (x) => x.toFixed(4); // ASCII minus: scripts parse #identity
-const $ = (id) => document.getElementById(id);
-
-function el(tag, attrs = {}, ...children) {
-  const node = document.createElement(tag);
-  for (const [k, v] of Object.entries(attrs)) {
-    if (k === "dataset") Object.assign(node.dataset, v);
-    else if (k === "className") node.className = v;
-    else node.setAttribute(k, v);
-  }
-  node.append(...children);
-  return node;
-}
 
 /** Renders a scorer/explainer output into the page; knows nothing about requests. */
 export class ResultsView {

@@ -1,8 +1,8 @@
 // The "SQL" panel: example queries, run through /v1/query, results as a table.
 
 import { isAbort, query } from "./api.js";
+import { $, el } from "./dom.js";
 
-const $ = (id) => document.getElementById(id);
 const LIMIT = 100;
 
 export const EXAMPLES = [
@@ -65,16 +65,10 @@ function display(value) {
 
 /** Render MLDB's table shape [[columns], [row], ...] as an HTML table. */
 export function resultTable(rows) {
-  const table = document.createElement("table");
-  table.className = "sql-table";
+  const table = el("table", { className: "sql-table" });
   const [columns = [], ...body] = rows;
   const head = table.createTHead().insertRow();
-  for (const name of columns) {
-    const th = document.createElement("th");
-    th.scope = "col";
-    th.textContent = String(name);
-    head.append(th);
-  }
+  for (const name of columns) head.append(el("th", { scope: "col" }, String(name)));
   const tbody = table.createTBody();
   for (const row of body) {
     const tr = tbody.insertRow();
@@ -157,10 +151,9 @@ export class SqlPanel {
 
   message(text, isError) {
     $("sql-status").textContent = isError ? "Error" : "";
-    const p = document.createElement("p");
-    p.className = isError ? "sql-error" : "muted";
-    p.setAttribute("role", isError ? "alert" : "status");
-    p.textContent = text;
-    $("sql-result").replaceChildren(p);
+    const attrs = isError
+      ? { className: "sql-error", role: "alert" }
+      : { className: "muted", role: "status" };
+    $("sql-result").replaceChildren(el("p", attrs, text));
   }
 }

@@ -1,10 +1,10 @@
 // Page-wide status: body[data-state], the error banner, the spinner, the screen-reader line.
 
 import { health, isNetworkError } from "./api.js";
+import { $ } from "./dom.js";
 
 const SPINNER_DELAY_MS = 250; // only answers slower than this earn a spinner
 const RETRY_MS = 3000;
-const $ = (id) => document.getElementById(id);
 
 /** Set document.body.dataset.state: "idle" | "busy" | "ready" | "error". */
 export function setState(state) {

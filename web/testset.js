@@ -1,8 +1,7 @@
 // The "test set" panel: fetch a stored example of the test fold, show how the model does on it.
 
+import { $ } from "./dom.js";
 import { drawPixels } from "./heatmap.js";
-
-const $ = (id) => document.getElementById(id);
 
 /** Parse the offset field: a whole number >= 0, or "random" (also when left empty). */
 export function parseOffset(text) {
