@@ -150,7 +150,7 @@ def test_spec_dict_round_trip() -> None:
         ({"algorithm": {"deskew": True}}, "algorithm.deskew"),
         ({"algorithm": {"bag_fraction": 1.5}}, "algorithm.bag_fraction"),
         ({"algorithm": {"learning_rate": 0}}, "algorithm.learning_rate"),
-        ({"algorithm": {}, "preprocess": {"deskew": 1}}, "algorithm.deskew"),
+        ({"algorithm": {}, "preprocess": {"deskew": 1}}, "preprocess.deskew"),
         ({"algorithm": {}, "augment": {"blur": 2.0}}, "augment.blur"),
     ],
 )

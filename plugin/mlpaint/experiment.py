@@ -16,22 +16,21 @@ table. Training runs ``input_data`` with ``digits`` replaced by the rows the pre
 so ``input_data`` must read the plain, unqualified ``digits`` table and may reshape it freely
 (filter, cast, join to other tables). One ``[[folds]]`` entry is a train/test split; several are
 k-fold cross-validation. Everything here is checked without a database (syntax, one SELECT,
-reads ``digits``, hyperparameters); ``mlpaint.training.check_config`` binds the SQL to a database.
+reads ``digits``, hyperparameters, each bounded); ``mlpaint.trainingdata.check_config`` binds the
+SQL to a database and refuses any statement whose plan would write.
 """
 
 from __future__ import annotations
 
 import copy
-import json
 import sys
-import threading
 from dataclasses import dataclass, field
-from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
 import duckdb
 
+from mlpaint import sqlguard
 from mlpaint.model import ModelSpec
 
 if sys.version_info >= (3, 11):
@@ -183,15 +182,6 @@ def _parse_spec(data: dict[str, Any]) -> ModelSpec:
         raise ConfigError(str(exc)) from exc
 
 
-@lru_cache(maxsize=1)
-def _parser() -> duckdb.DuckDBPyConnection:
-    """A private in-memory connection for parsing (it needs no data; opening one costs ~10 ms)."""
-    return duckdb.connect()
-
-
-_PARSER_LOCK = threading.Lock()
-
-
 def parse_select(sql: str, key: str) -> dict[str, Any]:
     """Parse ``sql`` as exactly one SELECT (no database needed) and return DuckDB's syntax tree."""
     if not sql.strip():
@@ -202,9 +192,7 @@ def parse_select(sql: str, key: str) -> dict[str, Any]:
         raise ConfigError(f"{key}: {exc}") from exc
     if len(statements) != 1 or statements[0].type != duckdb.StatementType.SELECT:
         raise ConfigError(f"{key} must be a single SELECT statement")
-    with _PARSER_LOCK:
-        rows = _parser().execute("SELECT json_serialize_sql(?)", [sql]).fetchall()
-    tree = json.loads(rows[0][0]) if rows else {"error": True}
+    tree = sqlguard.syntax_tree(sql)
     if tree.get("error"):
         raise ConfigError(f"{key}: {tree.get('error_message', 'cannot be parsed')}")
     return tree

@@ -9,6 +9,7 @@ two digits (the actual one and the predicted one), so for ten balanced classes i
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
@@ -112,3 +113,16 @@ def summarize(runs: list[dict[str, Any]]) -> dict[str, dict[str, float]]:
         summary["mean"][key] = float(values.mean())
         summary["std"][key] = float(values.std(ddof=1)) if len(values) > 1 else 0.0
     return summary
+
+
+def first_non_finite(tree: Any, path: str = "") -> str | None:
+    """Where the first NaN or infinity in a metrics tree is (``"test.log_loss = nan"``), or None."""
+    if isinstance(tree, float):
+        return None if math.isfinite(tree) else f"{path} = {tree}"
+    if isinstance(tree, (dict, list)):
+        items = tree.items() if isinstance(tree, dict) else enumerate(tree)
+        for key, value in items:
+            found = first_non_finite(value, f"{path}.{key}" if path else str(key))
+            if found:
+                return found
+    return None

@@ -6,31 +6,35 @@ import json
 import lzma
 from collections.abc import Callable
 from dataclasses import dataclass, field, fields
-from typing import Any
 
 import lightgbm
 import numpy as np
 
+from mlpaint.knobs import Bounds, bounds_relaxed, check_type
 from mlpaint.merge import merge_boosters
-from mlpaint.preprocess import N_PIXELS, AugmentSpec, augment, check_type, deskew
+from mlpaint.preprocess import N_PIXELS, AugmentSpec, augment, deskew
 
 N_CLASSES = 10
 _MAGIC = b"MLPAINT-BBT1\n"
-_RANGES: dict[str, Callable[[Any], bool]] = {
-    "bags": lambda v: 1 <= v <= 100,
-    "bag_fraction": lambda v: 0.0 < v <= 1.0,
-    "max_iter": lambda v: v >= 1,
-    "learning_rate": lambda v: v > 0.0,
-    "max_depth": lambda v: v >= 1 or v == -1,
-    "num_leaves": lambda v: 2 <= v <= 131072,
-    "feature_fraction": lambda v: 0.0 < v <= 1.0,
-    "min_data_in_leaf": lambda v: v >= 1,
-    "max_bin": lambda v: 2 <= v <= 255,
-    "early_stopping": lambda v: v >= 0,
-    "validation_fraction": lambda v: 0.0 < v < 1.0,
-    "seed": lambda v: v >= 0,
-    "num_threads": lambda v: v >= 1,
+MAX_ROUNDS = 5000
+# Every numeric knob is bounded both ways (floats must be finite too), far past useful settings:
+# a typo (max_iter = 1e9, learning_rate = 1e308) fails here, not after days or as a NaN model.
+_BOUNDS: dict[str, Bounds] = {
+    "bags": Bounds(1, 64),
+    "bag_fraction": Bounds(0.0, 1.0, open_low=True),
+    "max_iter": Bounds(1, MAX_ROUNDS),
+    "learning_rate": Bounds(0.0, 1.0, open_low=True),
+    "max_depth": Bounds(1, 64, also=-1),  # -1 = no depth limit (num_leaves still bounds a tree)
+    "num_leaves": Bounds(2, 4096),
+    "feature_fraction": Bounds(0.0, 1.0, open_low=True),
+    "min_data_in_leaf": Bounds(1, 100_000),
+    "max_bin": Bounds(2, 255),
+    "early_stopping": Bounds(0, MAX_ROUNDS),
+    "validation_fraction": Bounds(0.0, 0.5, open_low=True),
+    "seed": Bounds(0, 2**31 - 1),
+    "num_threads": Bounds(1, 256),
 }
+_SECTION_OF = {"deskew": "preprocess"}  # the TOML table of a field not in [algorithm]
 
 
 def _section(title: str, table: dict, allowed: set[str]) -> dict:
@@ -69,12 +73,13 @@ class ModelSpec:
     def __post_init__(self) -> None:
         """Check types and ranges so a bad config fails before training starts."""
         for f in fields(self):
-            if f.name != "augment":
-                value = check_type(f"algorithm.{f.name}", getattr(self, f.name), f.default)
-                object.__setattr__(self, f.name, value)
-        for key, ok in _RANGES.items():
-            if not ok(getattr(self, key)):
-                raise ValueError(f"algorithm.{key} = {getattr(self, key)!r} is out of range")
+            if f.name == "augment":
+                continue
+            name = f"{_SECTION_OF.get(f.name, 'algorithm')}.{f.name}"
+            value = check_type(name, getattr(self, f.name), f.default)
+            if f.name in _BOUNDS:
+                _BOUNDS[f.name].check(name, value)
+            object.__setattr__(self, f.name, value)
 
     @classmethod
     def from_dict(
@@ -281,7 +286,8 @@ class BaggedBoostedTrees:
             payload = json.loads(lzma.decompress(data[len(_MAGIC) :]))
         except (lzma.LZMAError, ValueError) as exc:
             raise ValueError(f"corrupt model blob: {exc}") from exc
-        spec = ModelSpec.from_dict(**payload["spec"])
+        with bounds_relaxed():  # the bounds guard training; older models may lie outside them
+            spec = ModelSpec.from_dict(**payload["spec"])
         return cls(spec, [lightgbm.Booster(model_str=s) for s in payload["boosters"]])
 
 

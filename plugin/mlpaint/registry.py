@@ -2,8 +2,9 @@
 
 The tables live in the same database file as the digits (see ``sql/models.sql``). Reading works
 on a read-only connection and before any model exists; only ``save_model`` and ``activate``
-write, each in one transaction. The serving ("active") model is the one pinned with
-``activate``, or else the newest model trained.
+write, each in one transaction, and neither takes a model whose metrics hold a NaN or an
+infinity. The serving ("active") model is the one pinned with ``activate``, or else the newest
+model trained.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ import pyarrow as pa
 
 import mlpaint
 from mlpaint import db
+from mlpaint.metrics import first_non_finite
 from mlpaint.model import BaggedBoostedTrees
 
 _SUMMARY_COLUMNS = (
@@ -37,6 +39,10 @@ _JSON_COLUMNS = ("config", "metrics", "folds", "row_counts", "library_versions")
 
 class ModelNotFoundError(LookupError):
     """No model matches the name/version asked for (or none has been trained yet)."""
+
+
+class UnservableModelError(ValueError):
+    """A model whose metrics are not finite (training diverged): never stored nor activated."""
 
 
 @dataclass(frozen=True)
@@ -98,8 +104,19 @@ def library_versions() -> dict[str, str]:
     }
 
 
+def check_metrics(metrics: dict[str, Any], what: str) -> None:
+    """Raise ``UnservableModelError`` when ``metrics`` hold a NaN or an infinity."""
+    found = first_non_finite(metrics)
+    if found:
+        raise UnservableModelError(
+            f"{what}: its metrics are not finite ({found}); training diverged"
+        )
+
+
 def save_model(con: duckdb.DuckDBPyConnection, name: str, record: ModelRecord) -> int:
     """Store a trained model as the next version of ``name`` in one transaction; return it."""
+    # A diverged model predicts NaN probabilities; serving it would answer nothing useful.
+    check_metrics(record.metrics, f"model {name} was not stored")
     blob = record.blob
     with db.transaction(con):
         ensure_registry(con)
@@ -223,6 +240,10 @@ def activate(
 ) -> tuple[str, int]:
     """Pin a model (None version = the newest of ``name``) as the serving model."""
     ref = resolve(con, name, version)
+    # Models stored before metrics were checked on saving may hold NaN: never pin one.
+    row = db.query_one(con, "SELECT metrics FROM models WHERE name = ? AND version = ?", list(ref))
+    if row is not None:
+        check_metrics(json.loads(row[0]), f"model {ref[0]} version {ref[1]} cannot serve")
     with db.transaction(con):
         con.execute("DELETE FROM active_model")
         con.execute("INSERT INTO active_model VALUES (?, ?)", list(ref))

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import signal
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +20,8 @@ from mlpaint.cli import EXIT_BAD_INPUT, CommandError
 from mlpaint.experiment import ConfigError, load_config
 
 PathLike = str | os.PathLike[str] | None
+EXIT_INTERRUPTED = 130  # 128 + SIGINT, as shells report it
+CANCEL_WAIT_S = 120  # a boosting round on a large config can take seconds
 
 
 def train_command(db_path: PathLike, config_path: Path | None, name: str | None) -> int:
@@ -70,7 +75,7 @@ def activate_command(db_path: PathLike, name: str, version: int | None) -> int:
         return 0
     try:
         ref = registry.activate(con, name, version)
-    except registry.ModelNotFoundError as exc:
+    except (registry.ModelNotFoundError, registry.UnservableModelError) as exc:
         raise CommandError(str(exc), EXIT_BAD_INPUT) from exc
     finally:
         con.close()
@@ -116,19 +121,74 @@ def _writable_server(db_path: PathLike, *, need_training: bool) -> str:
 def _train_via_server(db_path: PathLike, config: dict[str, Any], name: str) -> int:
     url = _writable_server(db_path, need_training=True)
     print(f"the database is held by the server at {url}; training through it")
-    run = _call(url, "PUT", f"v1/procedures/{name}", config)
+    run_path = None
+    try:
+        with _ctrl_c_held():  # a Ctrl-C during the PUT waits until the run's id is known
+            run_path = _call(url, "PUT", f"v1/procedures/{name}", config)["url"].lstrip("/")
+        state = _follow(url, run_path, name)
+    except KeyboardInterrupt:
+        if run_path is None:  # no run was started
+            raise
+        # Ctrl-C here must stop the server's run too, or it would save and activate a model.
+        raise _cancel(url, run_path) from None
+    if state["state"] == "failed":
+        raise CommandError(f"training failed on the server: {state['error']}")
+    if state["state"] == "cancelled":
+        raise CommandError("the run was cancelled on the server; nothing was written")
+    print(state["result"]["summary"])
+    return 0
+
+
+@contextlib.contextmanager
+def _ctrl_c_held() -> Iterator[None]:
+    """Hold SIGINT back during a block; it arrives (as KeyboardInterrupt) right after."""
+    if not hasattr(signal, "pthread_sigmask"):  # Windows: no signal masks
+        yield
+        return
+    signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
+
+
+def _follow(url: str, run_path: str, name: str) -> dict[str, Any]:
+    """Poll a run, showing its progress, until it stops running."""
     with tqdm(total=100, desc=f"training {name}", unit="%") as bar:
         while True:
-            state = _call(url, "GET", run["url"].lstrip("/"))
+            state = _call(url, "GET", run_path)
             bar.update(round(state["progress"] * 100) - bar.n)
             bar.set_postfix_str(state["message"][:40])
             if state["state"] != "running":
-                break
+                return state
             time.sleep(0.5)
-    if state["state"] == "failed":
-        raise CommandError(f"training failed on the server: {state['error']}")
-    print(state["result"]["summary"])
-    return 0
+
+
+def _cancel(url: str, run_path: str) -> CommandError:
+    """Cancel the server's run, wait until it has stopped, and say what became of it."""
+    with contextlib.suppress(CommandError):  # a 409: it ended meanwhile, and the wait says how
+        _call(url, "DELETE", run_path)
+    deadline = time.monotonic() + CANCEL_WAIT_S
+    try:
+        state = _call(url, "GET", run_path)
+        while state["state"] == "running" and time.monotonic() < deadline:
+            time.sleep(0.2)
+            state = _call(url, "GET", run_path)
+    except KeyboardInterrupt:
+        state = {"state": "running"}
+    outcome = {
+        "cancelled": "the server's run was cancelled and nothing was written",
+        "failed": "the server's run failed and nothing was written",
+        "running": f"the server's run was asked to stop and is still stopping: {url}/{run_path}",
+    }
+    if state["state"] == "finished":
+        saved = state["result"]
+        message = (
+            f"too late: the server had already saved {saved['name']} version {saved['version']}"
+        )
+    else:
+        message = outcome[state["state"]]
+    return CommandError(f"interrupted; {message}", EXIT_INTERRUPTED)
 
 
 def _call(base: str, method: str, path: str, body: dict[str, Any] | None = None) -> Any:

@@ -3,7 +3,8 @@
 Several folds train one model each; the registry keeps the first fold's model as the servable
 one, every fold's metrics, and the mean and sample standard deviation of each scalar metric
 across folds (the headline numbers, ``metrics["test"]``). Nothing is written until every fold
-has trained, so an error or Ctrl-C leaves the database exactly as it was.
+has trained, so an error, Ctrl-C or a ``Cancelled`` raised by ``on_progress`` leaves the database
+exactly as it was. The rows come from :mod:`mlpaint.trainingdata`, whose SQL only ever reads.
 
 Metrics JSON: ``{"n_folds", "test": {scalar: mean}, "test_std": {scalar: std}, "train",
 "train_std" (with evaluate_train), "folds": [{"fold", "test": evaluate(), "train"?}]}``.
@@ -11,6 +12,7 @@ Metrics JSON: ``{"n_folds", "test": {scalar: mean}, "test_std": {scalar: std}, "
 
 from __future__ import annotations
 
+import contextlib
 import re
 import time
 from collections.abc import Callable
@@ -18,27 +20,28 @@ from dataclasses import dataclass
 from typing import Any
 
 import duckdb
-import numpy as np
-import pyarrow as pa
-import pyarrow.compute as pc
 
 from mlpaint import metrics, registry
-from mlpaint.experiment import ConfigError, ExperimentConfig, Fold, fold_query
+from mlpaint.experiment import ConfigError, ExperimentConfig, Fold
 from mlpaint.model import BaggedBoostedTrees
-from mlpaint.preprocess import N_PIXELS
+from mlpaint.trainingdata import FoldData, check_config, load_rows
 
-ProgressFn = Callable[[float, str], None]
+__all__ = [
+    "Cancelled",
+    "FoldData",
+    "TrainReport",
+    "check_config",
+    "check_name",
+    "load_rows",
+    "train",
+]
+
+ProgressFn = Callable[[float, str], None]  # may raise Cancelled to stop the run
 _NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_.-]{0,63}$")
-_INT32 = (np.iinfo(np.int32).min, np.iinfo(np.int32).max)
 
 
-@dataclass(frozen=True)
-class FoldData:
-    """The rows one predicate selects: (n,784) uint8 pixels, (n,) labels, ids or None."""
-
-    pixels: np.ndarray
-    labels: np.ndarray
-    ids: np.ndarray | None
+class Cancelled(Exception):
+    """Raised by an ``on_progress`` callback to stop training; nothing is written."""
 
 
 @dataclass(frozen=True)
@@ -68,96 +71,6 @@ def check_name(name: str) -> None:
     """Model names: a letter, then up to 63 letters, digits, ``_``, ``-`` or ``.``."""
     if not isinstance(name, str) or not _NAME.match(name):
         raise ConfigError(f"model name {name!r}: use a letter then letters, digits, _ - or .")
-
-
-def check_config(con: duckdb.DuckDBPyConnection, config: ExperimentConfig) -> None:
-    """Bind every fold's SQL to the database (reading no rows) and check the column types."""
-    _bind(con, config.input_data, "input_data")
-    for i, fold in enumerate(config.folds):
-        for key in ("training_where", "testing_where"):
-            _bind(con, fold_query(config, getattr(fold, key)), f"folds[{i}].{key}")
-
-
-def _bind(con: duckdb.DuckDBPyConnection, sql: str, key: str) -> None:
-    """Plan ``sql`` without running it; check it yields features, label and maybe id."""
-    try:
-        rel = con.sql(sql)
-        columns = dict(zip(rel.columns, (str(t) for t in rel.types), strict=True))
-    except duckdb.Error as exc:
-        raise ConfigError(f"{key}: {exc}") from exc
-    for column in ("features", "label"):
-        if column not in columns:
-            raise ConfigError(f"{key}: the query must yield a {column!r} column")
-    if not columns["features"].endswith("]"):
-        raise ConfigError(f"{key}: features must be a list of {N_PIXELS} pixel values")
-    for column in ("label", "id"):
-        if column in columns and not _is_integer_type(columns[column]):
-            raise ConfigError(f"{key}: {column} must be an integer, got {columns[column]}")
-
-
-def _is_integer_type(sql_type: str) -> bool:
-    return sql_type.lstrip("U") in {"TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT"}
-
-
-def load_rows(
-    con: duckdb.DuckDBPyConnection, config: ExperimentConfig, predicate: str, key: str
-) -> FoldData:
-    """Run ``input_data`` over the rows ``predicate`` keeps; rows sorted by id when there is one."""
-    try:
-        table = con.sql(fold_query(config, predicate)).to_arrow_table()
-    except duckdb.Error as exc:
-        raise ConfigError(f"{key}: {exc}") from exc
-    if table.num_rows == 0:
-        raise ConfigError(f"{key} selects no rows")
-    pixels = _pixel_matrix(table.column("features"), key)
-    labels = _integers(table.column("label"), key, "label", 0, 9).astype(np.uint8)
-    ids = None
-    if "id" in table.column_names:
-        ids = _integers(table.column("id"), key, "id", *_INT32).astype(np.int32)
-        # Scan order is not guaranteed across DuckDB versions; id order makes training repeatable.
-        order = np.argsort(ids, kind="stable")
-        pixels, labels, ids = pixels[order], labels[order], ids[order]
-    return FoldData(pixels, labels, ids)
-
-
-def _pixel_matrix(column: pa.ChunkedArray, key: str) -> np.ndarray:
-    """A list column of 784 numbers 0..255 per row as an (n,784) uint8 matrix, without a loop."""
-    array = column.combine_chunks()
-    if array.null_count:
-        raise ConfigError(f"{key}: features is NULL in {array.null_count} rows")
-    if pa.types.is_fixed_size_list(array.type):
-        bad = [] if array.type.list_size == N_PIXELS else [array.type.list_size]
-    else:
-        lengths = pc.list_value_length(array).to_numpy(zero_copy_only=False)
-        bad = lengths[lengths != N_PIXELS][:1].tolist()
-    if bad:
-        raise ConfigError(f"{key}: features must have {N_PIXELS} values, a row has {bad[0]}")
-    values = array.flatten()
-    numeric = pa.types.is_integer(values.type) or pa.types.is_floating(values.type)
-    if values.null_count or not numeric:
-        raise ConfigError(f"{key}: features must be non-NULL numbers 0..255")
-    flat = _in_range(values.to_numpy(zero_copy_only=False), key, "features", 0, 255)
-    return flat.astype(np.uint8, copy=False).reshape(len(array), N_PIXELS)
-
-
-def _integers(column: pa.ChunkedArray, key: str, name: str, low: int, high: int) -> np.ndarray:
-    """A non-NULL integer column as NumPy, every value in [low, high]."""
-    array = column.combine_chunks()
-    if array.null_count:
-        raise ConfigError(f"{key}: {name} is NULL in {array.null_count} rows")
-    return _in_range(array.to_numpy(zero_copy_only=False), key, name, low, high)
-
-
-def _in_range(values: np.ndarray, key: str, name: str, low: int, high: int) -> np.ndarray:
-    """Check whole numbers in [low, high]; the message shows the first offender."""
-    bad = (values < low) | (values > high)
-    if values.dtype.kind == "f":
-        bad |= values != np.round(values)
-    if bad.any():
-        raise ConfigError(
-            f"{key}: {name} must be whole numbers {low}..{high}, got {values[bad.argmax()]}"
-        )
-    return values
 
 
 class _Progress:
@@ -260,9 +173,13 @@ def train(
         seconds=time.perf_counter() - started,
         predictions=results[0].predictions,
     )
-    tracker.overall(0.99, "saving the model")
-    version = registry.save_model(con, name, record)
-    tracker.overall(1.0, f"saved {name} version {version}")
+    tracker.overall(0.99, "saving the model")  # the last moment a Cancelled stops the run
+    try:
+        version = registry.save_model(con, name, record)
+    except registry.UnservableModelError as exc:
+        raise ConfigError(f"{exc}: try a lower algorithm.learning_rate") from exc
+    with contextlib.suppress(Cancelled):  # the model is saved: too late to cancel
+        tracker.overall(1.0, f"saved {name} version {version}")
     return TrainReport(
         name=name,
         version=version,

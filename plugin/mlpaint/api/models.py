@@ -55,6 +55,8 @@ def activate(name: str) -> dict[str, Any]:
             ref = registry.activate(cursor, name, version)
     except ModelNotFoundError as exc:
         raise APIError(404, str(exc)) from exc
+    except registry.UnservableModelError as exc:
+        raise APIError(409, str(exc)) from exc
     state.refresh()
     return {"active": _ref(ref)}
 

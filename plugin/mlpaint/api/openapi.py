@@ -109,6 +109,7 @@ EXPLANATION = {
     },
 }
 NAME = _param("name", "path", {"type": "string"}, True)
+RUN_ID = _param("run_id", "path", {"type": "integer"}, True)
 
 PATHS: dict[str, Any] = {
     "/v1/functions/scorer/application": _function("Score a digit", SCORE),
@@ -147,7 +148,7 @@ PATHS: dict[str, Any] = {
                     }
                 }
             },
-            "responses": {"200": _json({"type": "object"}), **_errors(400, 403, 404)},
+            "responses": {"200": _json({"type": "object"}), **_errors(400, 403, 404, 409)},
         }
     },
     "/v1/digits": {
@@ -182,9 +183,18 @@ PATHS: dict[str, Any] = {
     "/v1/procedures/{name}/runs/{run_id}": {
         "get": {
             "summary": "A training run's state, progress and metrics",
-            "parameters": [NAME, _param("run_id", "path", {"type": "integer"}, True)],
+            "parameters": [NAME, RUN_ID],
             "responses": {"200": _json({"type": "object"}), **_errors(404)},
-        }
+        },
+        "delete": {
+            "summary": "Cancel a running training run: it stops at its next boosting round "
+            "and writes nothing; poll the run until its state is cancelled",
+            "parameters": [NAME, RUN_ID],
+            "responses": {
+                "202": _json({"type": "object"}, "Cancelling: the run, still running"),
+                **_errors(403, 404, 409),
+            },
+        },
     },
     "/v1/health": {
         "get": {

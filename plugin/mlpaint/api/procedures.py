@@ -1,4 +1,8 @@
-"""``/v1/procedures``: training runs started over REST, run one at a time in the background."""
+"""``/v1/procedures``: training runs started over REST, run one at a time in the background.
+
+A run can be cancelled (``DELETE .../runs/<id>``): its progress callback raises
+``training.Cancelled`` at the next boosting round (or phase), before anything is written.
+"""
 
 from __future__ import annotations
 
@@ -27,7 +31,7 @@ class Run:
 
     id: int
     procedure: str
-    state: str = "running"  # running, finished, failed
+    state: str = "running"  # running, then finished, failed or cancelled
     progress: float = 0.0
     message: str = "starting"
     started_at: float = field(default_factory=time.time)
@@ -42,16 +46,30 @@ class Runs:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._runs: dict[int, Run] = {}
+        self._stops: dict[int, threading.Event] = {}  # set = cancel the run
         self._ids = itertools.count(1)
 
     def start(self, state: Serving, name: str, config: ExperimentConfig) -> Run:
         """Start training ``config`` as ``name`` in a thread; 409 if one is running."""
         with self._lock:
             if any(run.state == "running" for run in self._runs.values()):
-                raise APIError(409, "a training run is in progress; wait for it to finish")
+                raise APIError(
+                    409, "a training run is in progress; wait for it to finish or cancel it"
+                )
             run = Run(next(self._ids), name)
             self._runs[run.id] = run
-        threading.Thread(target=_train, args=(state, run, config), daemon=True).start()
+            stop = self._stops[run.id] = threading.Event()
+        threading.Thread(target=_train, args=(state, run, config, stop), daemon=True).start()
+        return run
+
+    def cancel(self, name: str, run_id: int) -> Run:
+        """Ask a running run to stop; 404 if unknown, 409 once it has ended."""
+        with self._lock:
+            run = self.get(name, run_id)
+            if run.state != "running":
+                raise APIError(409, f"run {run_id} of {name!r} has already ended ({run.state})")
+            self._stops[run_id].set()
+            run.message = "cancelling: stops at the next boosting round; nothing is written"
         return run
 
     def get(self, name: str, run_id: int) -> Run:
@@ -62,8 +80,10 @@ class Runs:
         return run
 
 
-def _train(state: Serving, run: Run, config: ExperimentConfig) -> None:
+def _train(state: Serving, run: Run, config: ExperimentConfig, stop: threading.Event) -> None:
     def progress(fraction: float, message: str) -> None:
+        if stop.is_set():
+            raise training.Cancelled
         run.progress, run.message = fraction, message
 
     try:
@@ -81,6 +101,8 @@ def _train(state: Serving, run: Run, config: ExperimentConfig) -> None:
             "summary": training.format_report(report),
         }
         run.state, run.progress, run.message = "finished", 1.0, "done"
+    except training.Cancelled:
+        run.state, run.message = "cancelled", "cancelled; nothing was written"
     except Exception as exc:  # reported through the run; nothing was written
         run.state, run.error, run.message = "failed", str(exc), "failed"
     finally:
@@ -113,3 +135,10 @@ def start(name: str) -> tuple[dict[str, Any], int, dict[str, str]]:
 def get_run(name: str, run_id: int) -> dict[str, Any]:
     """A run's state, progress (0..1) and, when finished, its metrics."""
     return asdict(runs().get(name, run_id))
+
+
+@bp.delete("/<name>/runs/<int:run_id>")
+def cancel_run(name: str, run_id: int) -> tuple[dict[str, Any], int]:
+    """Cancel a running run: it stops at its next boosting round and writes nothing."""
+    training_server()
+    return asdict(runs().cancel(name, run_id)), 202
