@@ -134,6 +134,9 @@ def test_state_changing_routes_refuse_cross_site_requests(trained_db: Path) -> N
         assert plain.status_code == 415
         evil = {"Origin": "http://evil.example"}
         assert requests.post(activate, json={}, headers=evil, timeout=30).status_code == 403
+        cancel = f"{base}/v1/procedures/x/runs/1"
+        assert requests.delete(cancel, headers=evil, timeout=30).status_code == 403
+        assert requests.delete(cancel, timeout=30).status_code == 404
         fetch = {"Sec-Fetch-Site": "cross-site"}
         assert requests.post(activate, json={}, headers=fetch, timeout=30).status_code == 403
         assert requests.get(f"{base}/v1/health").json()["active_model"]["name"] == "tiny"

@@ -30,7 +30,9 @@ def refuse_cross_site() -> None:
     fetch_site = request.headers.get("Sec-Fetch-Site")
     if fetch_site is not None and fetch_site not in SAME_SITE_FETCHES:
         raise APIError(403, f"cross-site request ({fetch_site}) refused")
-    if request.mimetype != "application/json":
+    # A form can only POST; any other body must be JSON too (DELETE carries none).
+    has_body = request.method == "POST" or bool(request.get_data(cache=True))
+    if has_body and request.mimetype != "application/json":
         raise APIError(
             415,
             "this route changes state and takes Content-Type: application/json only",

@@ -138,7 +138,7 @@ def get_run(name: str, run_id: int) -> dict[str, Any]:
 
 
 @bp.delete("/<name>/runs/<int:run_id>")
+@state_changing
 def cancel_run(name: str, run_id: int) -> tuple[dict[str, Any], int]:
     """Cancel a running run: it stops at its next boosting round and writes nothing."""
-    training_server()
     return asdict(runs().cancel(name, run_id)), 202
