@@ -135,6 +135,9 @@ def test_the_label_beside_input_wins(live_server: str) -> None:
     assert explain(live_server, unset).json()["output"]["label"] == 5
     losing = {"input": {"pixels": digit, "label": "five"}, "label": 7}  # still checked
     assert_error(explain(live_server, losing), 400, "label")
+    # JSON Schema counts 7.0 as an integer, and so does the server.
+    float_label = {"input": {"pixels": digit}, "label": 7.0}
+    assert explain(live_server, float_label).json()["output"]["label"] == 7
 
 
 def test_all_labels_inside_input(live_server: str) -> None:
