@@ -41,10 +41,11 @@ BAD_BODIES = {
     "pixel 256": ('{"input": {"pixels": [' + "0," * 783 + "256]}}", 400),
     "pixel -1": ('{"input": {"pixels": [' + "-1," * 783 + "0]}}", 400),
     "null pixels": ('{"input": {"pixels": null}}', 400),
-    "broken base64": ('{"input": {"image": "data:image/png;base64,%%%not-base64"}}', 400),
+    # An image string has the documented shape; that it cannot be used is a 422.
+    "broken base64": ('{"input": {"image": "data:image/png;base64,%%%not-base64"}}', 422),
     "not an image": (
         '{"input": {"image": "data:image/png;base64,' + base64.b64encode(b"hello").decode() + '"}}',
-        400,
+        422,
     ),
     "image not a string": ('{"input": {"image": 12}}', 400),
     "empty canvas": (

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+import re
 from typing import Any
 
 import numpy as np
@@ -10,10 +11,12 @@ from flask import Blueprint, request
 
 from mlpaint.api.errors import APIError, bad_request
 from mlpaint.api.functions import score_output, serving
+from mlpaint.api.inputs import query_digit
 from mlpaint.registry import ModelNotFoundError
 
 bp = Blueprint("digits", __name__, url_prefix="/v1/digits")
 
+WHOLE_NUMBER = re.compile("[0-9]+")
 FOLD_VIEWS = {"train": "digits_train", "test": "digits_test"}
 COLUMNS = "id, label, pixels, source, CASE WHEN row_hash(id) % 5 = 0 THEN 'test' ELSE 'train' END"
 
@@ -24,7 +27,7 @@ def find_digit() -> dict[str, Any]:
     fold = request.args.get("fold", "test")
     if fold not in FOLD_VIEWS:
         raise bad_request("fold must be 'train' or 'test'")
-    label = _int_arg("label", 0, 9)
+    label = query_digit("label")
     view = FOLD_VIEWS[fold]  # a fixed name from the table above, never user text
     where, params = ("WHERE label = ?", [label]) if label is not None else ("", [])
     with serving().cursor() as cursor:
@@ -59,20 +62,11 @@ def _digit(row: tuple[Any, ...]) -> dict[str, Any]:
     return {**digit, "prediction": score_output(loaded, seen)}
 
 
-def _int_arg(name: str, low: int, high: int) -> int | None:
-    text = request.args.get(name, "")
-    if text == "":
-        return None
-    if not text.isdigit() or not low <= int(text) <= high:
-        raise bad_request(f"{name} must be a whole number in {low}..{high}")
-    return int(text)
-
-
 def _offset(count: int) -> int:
     text = request.args.get("offset", "0")
     if text == "random":
         return random.randrange(count)
-    if not text.isdigit():
+    if not WHOLE_NUMBER.fullmatch(text):  # ASCII digits only: str.isdigit() takes "²"
         raise bad_request("offset must be a whole number or 'random'")
     offset = int(text)
     if offset >= count:

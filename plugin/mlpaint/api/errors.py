@@ -42,7 +42,12 @@ def register_error_handlers(app: Flask) -> None:
     @app.errorhandler(HTTPException)
     def _http_error(exc: HTTPException) -> tuple[Response, int]:
         status = exc.code or 500
-        return error_response(status, exc.description or exc.name, {"reason": exc.name})
+        response, _ = error_response(status, exc.description or exc.name, {"reason": exc.name})
+        # Werkzeug's own headers, such as the Allow that RFC 9110 requires on a 405.
+        for name, value in exc.get_headers():
+            if name.lower() != "content-type":
+                response.headers.add(name, value)
+        return response, status
 
     @app.errorhandler(Exception)
     def _unexpected(exc: Exception) -> tuple[Response, int]:

@@ -7,14 +7,28 @@ from typing import Any
 import numpy as np
 from flask import Blueprint, current_app, request
 
+from mlpaint.api import schemas
 from mlpaint.api.errors import APIError
-from mlpaint.api.inputs import digit_input, json_body, label_value, model_name, query_json
+from mlpaint.api.inputs import (
+    digit_input,
+    flag_value,
+    json_body,
+    known_keys,
+    label_value,
+    model_name,
+    option,
+    query_digit,
+    query_json,
+)
 from mlpaint.explain import explain
 from mlpaint.model import softmax
 from mlpaint.registry import LoadedModel, ModelNotFoundError
 from mlpaint.serving import Serving
 
 bp = Blueprint("functions", __name__, url_prefix="/v1/functions")
+
+# The explainer's options, given beside "input" or inside it (MLDB passes every input there).
+EXPLAINER_OPTIONS = tuple(schemas.EXPLAINER_OPTIONS)
 
 
 def serving() -> Serving:
@@ -32,15 +46,21 @@ def training_server() -> Serving:
     return state
 
 
-def request_body() -> dict[str, Any]:
-    """The call's body: JSON for POST, ``?input=<JSON>`` (and ``?model=``) for GET."""
+def request_body(options: tuple[str, ...] = ()) -> dict[str, Any]:
+    """The call's body, with no key beyond ``input``, ``model`` and the function's ``options``.
+
+    POST sends it as JSON; GET as ``?input=<JSON>``, ``?model=`` and ``?label=`` (a digit).
+    """
     if request.method == "GET":
         body: dict[str, Any] = {"input": query_json("input")}
-        for key in ("model", "label"):
-            if key in request.args:
-                body[key] = request.args[key] if key == "model" else query_json(key)
+        if "model" in request.args:
+            body["model"] = request.args["model"]
+        if "label" in options and "label" in request.args:
+            body["label"] = query_digit("label")
         return body
-    return json_body()
+    body = json_body()
+    known_keys(body, ["input", "model", *options], "the request body")
+    return body
 
 
 def chosen_model(body: dict[str, Any]) -> LoadedModel:
@@ -79,13 +99,11 @@ def scorer() -> dict[str, Any]:
 @bp.route("/explainer/application", methods=["GET", "POST"])
 def explainer() -> dict[str, Any]:
     """Explain one digit's score per pixel (SHAP): ``bias + sum(explanation) == score``."""
-    body = request_body()
-    label = label_value(body.get("label"))
-    all_labels = body.get("all_labels", False)
-    if not isinstance(all_labels, bool):
-        raise APIError(400, '"all_labels" must be true or false')
+    body = request_body(EXPLAINER_OPTIONS)
+    label = option(body, "label", label_value)
+    all_labels = bool(option(body, "all_labels", flag_value))
     loaded = chosen_model(body)
-    seen = loaded.model.prepare(digit_input(body))[0]
+    seen = loaded.model.prepare(digit_input(body, EXPLAINER_OPTIONS))[0]
     output = score_output(loaded, seen)
     explanation = explain(loaded.model, seen[None, :], prepared=True)
     label = output["prediction"] if label is None else label

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Collection
 from typing import Any
 
 import numpy as np
@@ -39,22 +40,48 @@ def parse_json(text: str | bytes, what: str) -> Any:
         raise bad_request(f"{what} is not valid JSON: {exc}") from exc
 
 
-def digit_input(body: dict[str, Any]) -> np.ndarray:
-    """The (784,) uint8 pixels from ``{"input": {"pixels": [...]}}`` or ``{"image": ...}``."""
+def known_keys(given: dict[str, Any], allowed: Collection[str], where: str) -> None:
+    """400 naming the keys of ``given`` that are not ``allowed``."""
+    unknown = sorted(set(given) - set(allowed))
+    if unknown:
+        raise bad_request(
+            f"{where} has unknown keys {', '.join(map(repr, unknown))}; "
+            f"it takes {', '.join(map(repr, allowed))}",
+            {"unknown": unknown},
+        )
+
+
+def digit_input(body: dict[str, Any], options: Collection[str] = ()) -> np.ndarray:
+    """The (784,) uint8 pixels from ``{"input": {"pixels": [...]}}`` or ``{"image": ...}``.
+
+    ``input`` may also hold the function's ``options`` (MLDB passes every input there).
+    """
     given = body.get("input")
     if not isinstance(given, dict):
         raise bad_request(
             'expected {"input": {"pixels": [784 numbers]}} or {"input": {"image": '
             '"data:image/png;base64,..."}}'
         )
-    keys = set(given) & {"pixels", "image"}
-    if len(keys) != 1 or set(given) - keys:
+    sources = set(given) & {"pixels", "image"}
+    if len(sources) != 1:
         raise bad_request(
             '"input" must hold exactly one of "pixels" or "image"', {"keys": sorted(given)}
         )
+    known_keys(given, [*sources, *options], '"input"')
     if "pixels" in given:
         return pixels_from_list(given["pixels"])
     return pixels_from_image(given["image"])
+
+
+def option(body: dict[str, Any], name: str, check: Callable[[Any, str], Any]) -> Any:
+    """An option beside ``input`` or inside it (MLDB's way): both checked, the one beside wins.
+
+    Null counts as not given, so ``{"label": null, "input": {..., "label": 3}}`` means 3.
+    """
+    given = body.get("input")
+    inside = check(given.get(name), name) if isinstance(given, dict) else None
+    beside = check(body.get(name), name)
+    return inside if beside is None else beside
 
 
 def pixels_from_list(values: Any) -> np.ndarray:
@@ -88,16 +115,36 @@ def pixels_from_image(data_url: Any) -> np.ndarray:
     except images.ImageTooLargeError as exc:
         raise APIError(413, str(exc)) from exc
     except images.ImageError as exc:
-        raise APIError(422 if isinstance(exc, images.EmptyImageError) else 400, str(exc)) from exc
+        # The request has the documented shape; its image cannot be used (the one 422).
+        raise APIError(422, str(exc)) from exc
 
 
 def label_value(value: Any, name: str = "label") -> int | None:
-    """An optional digit 0..9, or 400."""
+    """An optional digit 0..9 (null: none), or 400; 3.0 is 3, as JSON Schema counts integers."""
     if value is None:
         return None
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
     if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= 9:
         raise bad_request(f'"{name}" must be a digit 0..9, got {value!r}')
     return value
+
+
+def flag_value(value: Any, name: str) -> bool | None:
+    """An optional true or false (null: not given), or 400."""
+    if value is not None and not isinstance(value, bool):
+        raise bad_request(f'"{name}" must be true or false, got {value!r}')
+    return value
+
+
+def query_digit(name: str) -> int | None:
+    """An optional digit 0..9 in the query string, exactly one ASCII digit, or 400."""
+    text = request.args.get(name)
+    if text is None:
+        return None
+    if len(text) != 1 or text not in "0123456789":
+        raise bad_request(f"{name} must be a digit 0..9, got {text!r}")
+    return int(text)
 
 
 def model_name(body: dict[str, Any]) -> str | None:
