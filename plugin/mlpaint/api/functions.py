@@ -4,13 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-import numpy as np
 from flask import Blueprint, current_app, request
 
+from mlpaint import scoring
 from mlpaint.api.errors import APIError
 from mlpaint.api.inputs import digit_input, json_body, label_value, model_name, query_json
-from mlpaint.explain import explain
-from mlpaint.model import softmax
 from mlpaint.registry import LoadedModel, ModelNotFoundError
 from mlpaint.serving import Serving
 
@@ -51,29 +49,11 @@ def chosen_model(body: dict[str, Any]) -> LoadedModel:
         raise APIError(404, str(exc)) from exc
 
 
-def score_output(model: LoadedModel, seen: np.ndarray) -> dict[str, Any]:
-    """Prediction, runner-up, probabilities and scores for one prepared row."""
-    scores = model.model.scores(seen[None, :], prepared=True)[0]
-    probabilities = softmax(scores)
-    first, second = np.argsort(-scores, kind="stable")[:2]
-    return {
-        "prediction": int(first),
-        "runner_up": int(second),
-        "confidence": float(probabilities[first]),
-        "probabilities": probabilities,
-        "scores": scores,
-        "pixels": seen,
-        "model": {"name": model.name, "version": model.version},
-    }
-
-
 @bp.route("/scorer/application", methods=["GET", "POST"])
 def scorer() -> dict[str, Any]:
     """Score one digit: the prediction, all ten probabilities and the pixels the model saw."""
     body = request_body()
-    loaded = chosen_model(body)
-    seen = loaded.model.prepare(digit_input(body))[0]
-    return {"output": score_output(loaded, seen)}
+    return {"output": scoring.answer(chosen_model(body), digit_input(body))}
 
 
 @bp.route("/explainer/application", methods=["GET", "POST"])
@@ -84,17 +64,6 @@ def explainer() -> dict[str, Any]:
     all_labels = body.get("all_labels", False)
     if not isinstance(all_labels, bool):
         raise APIError(400, '"all_labels" must be true or false')
-    loaded = chosen_model(body)
-    seen = loaded.model.prepare(digit_input(body))[0]
-    output = score_output(loaded, seen)
-    explanation = explain(loaded.model, seen[None, :], prepared=True)
-    label = output["prediction"] if label is None else label
-    output.update(
-        label=label,
-        explanation=explanation.values[0, label],
-        bias=float(explanation.bias[label]),
-        score=float(output["scores"][label]),
-    )
-    if all_labels:
-        output.update(explanations=explanation.values[0], biases=explanation.bias)
+    explain: scoring.Explain = "all" if all_labels else True
+    output = scoring.answer(chosen_model(body), digit_input(body), explain=explain, label=label)
     return {"output": output}

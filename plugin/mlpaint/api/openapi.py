@@ -109,6 +109,12 @@ EXPLANATION = {
     },
 }
 NAME = _param("name", "path", {"type": "string"}, True)
+# What /v1/digits answers a stored digit with: "output" as the scorer's, or the explainer's.
+ANSWER_PARAMS = [
+    _param("model", "query", {"type": "string"}),
+    _param("explain", "query", {"enum": ["true", "false"]}),
+    _param("all_labels", "query", {"enum": ["true", "false"]}),
+]
 
 PATHS: dict[str, Any] = {
     "/v1/functions/scorer/application": _function("Score a digit", SCORE),
@@ -152,11 +158,12 @@ PATHS: dict[str, Any] = {
     },
     "/v1/digits": {
         "get": {
-            "summary": "A stored example by label, fold and offset (or random)",
+            "summary": "A stored example by label, fold and offset (or random), with an output",
             "parameters": [
                 _param("label", "query", {"type": "integer", "minimum": 0, "maximum": 9}),
                 _param("fold", "query", {"enum": ["train", "test"]}),
                 _param("offset", "query", {"type": "string"}),
+                *ANSWER_PARAMS,
             ],
             "responses": {"200": _json({"type": "object"}), **_errors(400, 404)},
         }
@@ -164,8 +171,8 @@ PATHS: dict[str, Any] = {
     "/v1/digits/{digit_id}": {
         "get": {
             "summary": "A stored digit by id",
-            "parameters": [_param("digit_id", "path", {"type": "integer"}, True)],
-            "responses": {"200": _json({"type": "object"}), **_errors(404)},
+            "parameters": [_param("digit_id", "path", {"type": "integer"}, True), *ANSWER_PARAMS],
+            "responses": {"200": _json({"type": "object"}), **_errors(400, 404)},
         }
     },
     "/v1/procedures/{name}": {
