@@ -1,9 +1,9 @@
-"""The model registry: trained models, their evaluations and the serving model, in DuckDB.
+"""The model registry: trained models, their evaluations and the active model, in DuckDB.
 
 The tables live in the same database file as the digits (see ``sql/models.sql``). Reading works
-on a read-only connection and before any model exists; only ``save_model`` and ``activate``
-write, each in one transaction. The serving ("active") model is the one pinned with
-``activate``, or else the newest model trained.
+on a read-only connection and before any model exists; only ``save_model``, ``activate`` and
+``unpin`` write, each in one transaction. The active model, the one that serves, is the model
+pinned with ``activate``, or else the newest model trained.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ import numpy as np
 import pyarrow as pa
 
 import mlpaint
-from mlpaint import db
+from mlpaint import db, registry_names
 from mlpaint.model import BaggedBoostedTrees
 
 _SUMMARY_COLUMNS = (
@@ -78,13 +78,22 @@ class ModelRecord:
 
 
 def ensure_registry(con: duckdb.DuckDBPyConnection) -> None:
-    """Create the registry tables and views if they are missing (needs a writable connection)."""
+    """Create the registry tables and views if missing, renaming an older file's (writable)."""
+    registry_names.upgrade(con)
     db.run_script(con, "models.sql")
 
 
 def _has_registry(con: duckdb.DuckDBPyConnection) -> bool:
-    """Whether the registry exists (checked first: a failed query would abort a transaction)."""
-    return db.table_exists(con, "models_summary")
+    """Whether the registry exists (checked first: a failed query would abort a transaction).
+
+    A writable connection to a file with the old names upgrades it here, in one transaction.
+    """
+    if not db.table_exists(con, "models_summary"):
+        return False
+    if registry_names.outdated(con) and registry_names.writable(con):
+        with db.transaction(con):
+            ensure_registry(con)
+    return True
 
 
 def library_versions() -> dict[str, str]:
@@ -138,7 +147,7 @@ def _confusion_table(name: str, version: int, confusions: list[list[list[int]]])
     fold, actual, predicted = np.indices(counts.shape)
     return pa.table(
         {
-            "model": [name] * counts.size,
+            "name": [name] * counts.size,
             "version": np.full(counts.size, version, dtype=np.int32),
             "fold": fold.ravel().astype(np.int32),
             "actual": actual.ravel().astype(np.uint8),
@@ -154,7 +163,7 @@ def _predictions_table(name: str, version: int, predictions: Predictions) -> pa.
     n = len(probs)
     return pa.table(
         {
-            "model": [name] * n,
+            "name": [name] * n,
             "version": np.full(n, version, dtype=np.int32),
             "id": np.asarray(predictions.ids, dtype=np.int32),
             "label": np.asarray(predictions.labels, dtype=np.uint8),
@@ -187,10 +196,11 @@ def list_models(con: duckdb.DuckDBPyConnection) -> list[dict[str, Any]]:
 
 
 def active_model_ref(con: duckdb.DuckDBPyConnection) -> tuple[str, int] | None:
-    """(name, version) of the serving model: the pinned one, else the newest; None if none."""
+    """(name, version) of the active model: the pinned one, else the newest; None if none."""
     if not _has_registry(con):
         return None
-    row = db.query_one(con, "SELECT name, version FROM serving_model")
+    view = db.quote_identifier(registry_names.active_view(con))
+    row = db.query_one(con, f"SELECT name, version FROM {view}")
     return (row[0], int(row[1])) if row else None
 
 
@@ -221,18 +231,18 @@ def resolve(
 def activate(
     con: duckdb.DuckDBPyConnection, name: str, version: int | None = None
 ) -> tuple[str, int]:
-    """Pin a model (None version = the newest of ``name``) as the serving model."""
+    """Pin a model (None version = the newest of ``name``), making it the active model."""
     ref = resolve(con, name, version)
     with db.transaction(con):
-        con.execute("DELETE FROM active_model")
-        con.execute("INSERT INTO active_model VALUES (?, ?)", list(ref))
+        con.execute("DELETE FROM pinned_model")
+        con.execute("INSERT INTO pinned_model VALUES (?, ?)", list(ref))
     return ref
 
 
-def deactivate(con: duckdb.DuckDBPyConnection) -> None:
-    """Remove the pin, so the newest model serves again."""
+def unpin(con: duckdb.DuckDBPyConnection) -> None:
+    """Remove the pin, so the newest model is active again."""
     if _has_registry(con):
-        con.execute("DELETE FROM active_model")
+        con.execute("DELETE FROM pinned_model")
 
 
 def get_model_info(
@@ -249,9 +259,10 @@ def get_model_info(
         info[key] = json.loads(info[key])
     info["active"] = active_model_ref(con) == (name, version)
     info["confusion"] = _confusions(con, name, version, len(info["folds"]))
+    column = db.quote_identifier(registry_names.name_column(con, "model_predictions"))
     count = db.query_one(
         con,
-        "SELECT count(*) FROM model_predictions WHERE model = ? AND version = ?",
+        f"SELECT count(*) FROM model_predictions WHERE {column} = ? AND version = ?",
         [name, version],
     )
     info["n_predictions"] = int(count[0]) if count else 0
@@ -263,8 +274,10 @@ def _confusions(
 ) -> list[list[list[int]]]:
     """The stored test confusion matrices, one 10x10 list (rows = actual) per fold."""
     matrices = np.zeros((n_folds, 10, 10), dtype=np.int64)
+    column = db.quote_identifier(registry_names.name_column(con, "model_confusion"))
     rows = con.execute(
-        "SELECT fold, actual, predicted, n FROM model_confusion WHERE model = ? AND version = ?",
+        "SELECT fold, actual, predicted, n FROM model_confusion "
+        f"WHERE {column} = ? AND version = ?",
         [name, version],
     ).fetchall()
     for fold, actual, predicted, n in rows:
