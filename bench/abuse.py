@@ -255,7 +255,7 @@ def huge_png_url() -> str:
 
 
 def counts(db: Path) -> tuple:
-    """Digits, models (but those case 6 may train) and the pinned active model in a database."""
+    """Digits, models (but those case 6 may train) and the pinned model in a database."""
     sql = "SELECT (SELECT count(*) FROM digits), (SELECT count(*) FROM models WHERE name <> ?), "
     with duckdb.connect(str(db), read_only=True) as con:
         sql += "(SELECT list((name, version)) FROM pinned_model)"

@@ -1,6 +1,5 @@
 -- The model registry: every trained model, its evaluation, and which one serves predictions.
 -- Created on first training (mlpaint.registry.ensure_registry); every statement is idempotent.
--- The active model is the one that serves: the pinned one if a model is pinned, else the newest.
 
 -- One row per trained model; (name, version) identifies it, versions count 1, 2, ... per name.
 CREATE TABLE IF NOT EXISTS models (
