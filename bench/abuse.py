@@ -53,7 +53,7 @@ EXPLAIN = "SELECT count(ml_explain(pixels, 3)) FROM (SELECT pixels FROM digits L
 WRITES = {
     "DELETE digits": "WITH gone AS (DELETE FROM digits RETURNING id) SELECT count(*) FROM gone",
     "UPDATE digits": "WITH c AS (UPDATE digits SET label = 0 RETURNING id) SELECT count(*) FROM c",
-    "INSERT active_model": "WITH a AS (INSERT INTO active_model VALUES ('x', 9) RETURNING 1) "
+    "INSERT pinned_model": "WITH a AS (INSERT INTO pinned_model VALUES ('x', 9) RETURNING 1) "
     "SELECT count(*) FROM a",
     "DELETE models": "WITH gone AS (DELETE FROM models RETURNING 1) SELECT count(*) FROM gone",
 }
@@ -255,10 +255,10 @@ def huge_png_url() -> str:
 
 
 def counts(db: Path) -> tuple:
-    """Digits, models (but those case 6 may train) and the pinned active model in a database."""
+    """Digits, models (but those case 6 may train) and the pinned model in a database."""
     sql = "SELECT (SELECT count(*) FROM digits), (SELECT count(*) FROM models WHERE name <> ?), "
     with duckdb.connect(str(db), read_only=True) as con:
-        sql += "(SELECT list((name, version)) FROM active_model)"
+        sql += "(SELECT list((name, version)) FROM pinned_model)"
         return con.execute(sql, [NAME]).fetchall()[0]
 
 

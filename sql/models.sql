@@ -20,7 +20,7 @@ CREATE TABLE IF NOT EXISTS models (
 
 -- The test-set confusion matrix of every fold: all 100 cells, zeros included.
 CREATE TABLE IF NOT EXISTS model_confusion (
-    model VARCHAR NOT NULL,              -- models.name
+    name VARCHAR NOT NULL,               -- models.name
     version INTEGER NOT NULL,            -- models.version
     fold INTEGER NOT NULL,               -- 0-based position in models.folds
     actual UTINYINT NOT NULL,            -- the true digit
@@ -31,7 +31,7 @@ CREATE TABLE IF NOT EXISTS model_confusion (
 -- The first fold's test rows, scored by the servable model; join to digits on id to see mistakes.
 -- Written only when input_data yields an id column.
 CREATE TABLE IF NOT EXISTS model_predictions (
-    model VARCHAR NOT NULL,              -- models.name
+    name VARCHAR NOT NULL,               -- models.name
     version INTEGER NOT NULL,            -- models.version
     id INTEGER NOT NULL,                 -- digits.id of the test row
     label UTINYINT NOT NULL,             -- the true digit (as input_data gave it)
@@ -39,17 +39,17 @@ CREATE TABLE IF NOT EXISTS model_predictions (
     probabilities FLOAT[10] NOT NULL     -- the model's probability for each digit 0..9
 );
 
--- The model pinned to serve predictions: at most one row. Empty = the newest model serves.
-CREATE TABLE IF NOT EXISTS active_model (
+-- The pinned model (`mlpaint models activate`): at most one row. Empty = the newest is active.
+CREATE TABLE IF NOT EXISTS pinned_model (
     name VARCHAR NOT NULL,               -- models.name
     version INTEGER NOT NULL             -- models.version
 );
 
--- The model that serves: the pinned one if it exists, else the newest by created_at.
-CREATE OR REPLACE VIEW serving_model AS
+-- The active model, the one that serves: the pinned one if it exists, else the newest.
+CREATE OR REPLACE VIEW active_model AS
 SELECT name, version FROM (
     SELECT m.name, m.version, 0 AS rank_, m.created_at
-    FROM active_model AS a JOIN models AS m ON m.name = a.name AND m.version = a.version
+    FROM pinned_model AS p JOIN models AS m ON m.name = p.name AND m.version = p.version
     UNION ALL
     SELECT name, version, 1 AS rank_, created_at FROM models
 )
@@ -62,7 +62,7 @@ SELECT
     m.name,
     m.version,
     m.created_at,
-    (s.name IS NOT NULL) AS active,
+    (a.name IS NOT NULL) AS active,
     CAST(m.metrics ->> '$.test.accuracy' AS DOUBLE) AS accuracy,
     CAST(m.metrics ->> '$.test.mldb_weighted_accuracy' AS DOUBLE) AS mldb_weighted_accuracy,
     CAST(m.metrics ->> '$.test.log_loss' AS DOUBLE) AS log_loss,
@@ -71,5 +71,5 @@ SELECT
     m.size_bytes,
     m.config ->> '$.description' AS description
 FROM models AS m
-LEFT JOIN serving_model AS s ON s.name = m.name AND s.version = m.version
+LEFT JOIN active_model AS a ON a.name = m.name AND a.version = m.version
 ORDER BY m.name, m.version;

@@ -184,7 +184,7 @@ def test_digits(live_server: str) -> None:
     first = requests.get(f"{live_server}/v1/digits", params={"label": 5, "fold": "test"}).json()
     assert first["label"] == 5 and first["fold"] == "test" and first["offset"] == 0
     assert len(first["pixels"]) == 784 and first["count"] > 20
-    assert 0 <= first["prediction"]["prediction"] <= 9
+    assert 0 <= first["output"]["prediction"] <= 9
     second = requests.get(f"{live_server}/v1/digits", params={"label": 5, "offset": 1}).json()
     assert second["id"] > first["id"]
     randomly = requests.get(f"{live_server}/v1/digits", params={"offset": "random"}).json()
@@ -197,6 +197,29 @@ def test_digits(live_server: str) -> None:
     assert_error(requests.get(f"{live_server}/v1/digits", params={"label": 10}), 400)
     assert_error(requests.get(f"{live_server}/v1/digits", params={"fold": "x"}), 400)
     assert_error(requests.get(f"{live_server}/v1/digits", params={"offset": 99999}), 404)
+
+
+def test_digits_answer_as_the_scorer_and_explainer_do(live_server: str) -> None:
+    where = {"label": 6, "offset": 2}
+    digit = requests.get(f"{live_server}/v1/digits", params=where, timeout=30).json()
+    body = {"input": {"pixels": digit["pixels"]}}
+    assert digit["output"] == post(live_server, SCORER, body).json()["output"]
+    explained = requests.get(
+        f"{live_server}/v1/digits/{digit['id']}", params={"explain": "true"}, timeout=30
+    ).json()
+    assert explained["output"] == post(live_server, EXPLAINER, body).json()["output"]
+    every = requests.get(
+        f"{live_server}/v1/digits",
+        params={**where, "all_labels": "true", "model": "small2"},
+        timeout=30,
+    ).json()
+    asked = {**body, "all_labels": True, "model": "small2"}
+    assert every["output"] == post(live_server, EXPLAINER, asked).json()["output"]
+    assert every["output"]["model"]["name"] == "small2" and len(every["output"]["biases"]) == 10
+    unknown = requests.get(f"{live_server}/v1/digits", params={**where, "model": "nope"})
+    assert "nope" in assert_error(unknown, 404)["message"]
+    assert_error(requests.get(f"{live_server}/v1/digits", params={"explain": "yes"}), 400)
+    assert_error(requests.get(f"{live_server}/v1/digits/1", params={"all_labels": "1"}), 400)
 
 
 def test_procedures_need_a_training_server(live_server: str) -> None:

@@ -249,7 +249,7 @@ def test_test_set_panel(page: Page, server: str) -> None:
     assert page.text_content("#testset-label") == "3"
     assert f"id {expected['id']}" in (page.text_content("#testset-where") or "")
     shown = page.evaluate("window.mlpaint.lastResult.prediction")
-    assert shown == expected["prediction"]["prediction"]
+    assert shown == expected["output"]["prediction"]
     assert (page.text_content("#testset-prediction") or "").startswith(str(shown))
     assert page.text_content("#prediction") == str(shown)
     assert_explained(page)
@@ -261,6 +261,29 @@ def test_test_set_panel(page: Page, server: str) -> None:
     )
     assert pixels(page, "#paint")["ink"] > 1000
     assert page.text_content("#source") == "your drawing"
+
+
+def test_a_stored_example_comes_explained_in_one_request(page: Page) -> None:
+    sent: list[str] = []
+    page.on("request", lambda request: sent.append(request.url))
+    page.select_option("#testset-digit", "8")
+    page.fill("#testset-offset", "0")
+    since = stamp(page)
+    page.click("#testset-load")
+    wait_painted(page, since, "test")
+    assert_explained(page)
+    where = re.search(r"id (\d+)", page.text_content("#testset-where") or "")
+    assert where is not None
+    since = stamp(page)
+    page.select_option("#model-select", "tiny")  # the same example, answered by another model
+    wait_painted(page, since, "test")
+    assert page.evaluate("window.mlpaint.lastResult.model.name") == "tiny"
+    ident = identity(page)
+    assert ident["bias"] + ident["sum"] == pytest.approx(ident["score"], abs=1e-3)
+    first, again = [url for url in sent if "/v1/digits" in url]
+    assert "all_labels=true" in first and "all_labels=true" in again
+    assert f"/v1/digits/{where.group(1)}?" in again and "model=tiny" in again
+    assert not [url for url in sent if "/v1/functions/" in url]
 
 
 def test_model_picker(page: Page) -> None:

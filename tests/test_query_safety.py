@@ -21,15 +21,15 @@ from mlpaint import sqlfunctions
 DML = [
     "DELETE FROM digits",
     "UPDATE digits SET label = 0",
-    "INSERT INTO active_model SELECT name, version FROM models LIMIT 1",
+    "INSERT INTO pinned_model SELECT name, version FROM models LIMIT 1",
     "DELETE FROM models",
-    "DELETE FROM active_model",
+    "DELETE FROM pinned_model",
     "UPDATE models SET name = 'renamed'",
 ]
 FINGERPRINT = (
     "SELECT (SELECT count(*) || ':' || sum(id) || ':' || sum(label) FROM digits), "
     "(SELECT count(*) || ':' || string_agg(name || version, ',' ORDER BY name, version) "
-    "FROM models), (SELECT count(*) FROM active_model), (SELECT count(*) FROM model_predictions)"
+    "FROM models), (SELECT count(*) FROM pinned_model), (SELECT count(*) FROM model_predictions)"
 )
 # A literal of every DuckDB type (duckdb_types()), the awkward values included.
 TYPED_VALUES = [

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import re
 from pathlib import Path
 
 import duckdb
@@ -102,3 +103,19 @@ def test_explain_sql_maps_and_one_example(trained_db: Path) -> None:
     (_, _, _, bias, pixels_sum, score, explanation) = example[0]
     assert bias + pixels_sum == pytest.approx(score, abs=1e-4)
     assert len(explanation) == 784
+
+
+def test_the_pages_example_queries_run(trained_db: Path) -> None:
+    from mlpaint import sqlfunctions
+
+    source = (resource_dir("web") / "sql.js").read_text(encoding="utf-8")
+    examples = re.findall(r"sql: `([^`]*)`", source)
+    assert len(examples) >= 5
+    con = duckdb.connect(str(trained_db), read_only=True)
+    try:
+        sqlfunctions.register(con)
+        answers = {sql: con.execute(sql).fetchall() for sql in examples}
+    finally:
+        con.close()
+    mistakes = next(rows for sql, rows in answers.items() if "model_predictions" in sql)
+    assert len(mistakes) == 10  # the active model's mistakes, through the registry's names

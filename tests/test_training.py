@@ -94,7 +94,7 @@ def test_k_fold_gives_per_fold_metrics_and_mean_std(con: duckdb.DuckDBPyConnecti
     assert sum(r["test"] for r in counts) == 3000
     assert all(r["train"] + r["test"] == 3000 for r in counts)
     confusion = con.execute(
-        "SELECT fold, sum(n), count(*) FROM model_confusion WHERE model = 'kfold' "
+        "SELECT fold, sum(n), count(*) FROM model_confusion WHERE name = 'kfold' "
         "GROUP BY fold ORDER BY fold"
     ).fetchall()
     assert confusion == [(i, r["test"], 100) for i, r in enumerate(counts)]
@@ -115,7 +115,7 @@ def test_predictions_join_to_digits(con: duckdb.DuckDBPyConnection) -> None:
     report = train(con, make_config(), "p", progress=False)
     rows = con.execute(
         "SELECT p.id, p.label, d.label, p.predicted, p.probabilities FROM model_predictions p "
-        "JOIN digits d USING (id) WHERE p.model = 'p' AND p.version = 1 ORDER BY p.id"
+        "JOIN digits d USING (id) WHERE p.name = 'p' AND p.version = 1 ORDER BY p.id"
     ).fetchall()
     assert len(rows) == report.row_counts[0]["test"]
     assert all(is_test_id(r[0]) for r in rows)
@@ -125,7 +125,7 @@ def test_predictions_join_to_digits(con: duckdb.DuckDBPyConnection) -> None:
     np.testing.assert_allclose(proba.sum(axis=1), 1.0, atol=1e-5)
     accuracy = np.mean([r[1] == r[3] for r in rows])
     assert accuracy == pytest.approx(report.metrics["test"]["accuracy"])
-    confusion = con.execute("SELECT sum(n) FROM model_confusion WHERE model = 'p'").fetchall()
+    confusion = con.execute("SELECT sum(n) FROM model_confusion WHERE name = 'p'").fetchall()
     assert confusion[0][0] == len(rows)
 
 

@@ -100,10 +100,29 @@ export function getModel(name, { version, signal } = {}) {
   return request(`/v1/models/${encodeURIComponent(name)}${query}`, { signal });
 }
 
-/** A stored example: label 0-9, fold "test", offset a number or "random". */
-export function getDigit({ label, offset = "random", fold = "test", signal } = {}) {
-  const params = new URLSearchParams({ label: String(label), fold, offset: String(offset) });
+// The answer /v1/digits adds to a stored digit: a model's output, every digit explained.
+function answerParams(model) {
+  return { ...(model ? { model } : {}), all_labels: "true" };
+}
+
+/**
+ * A stored example (label 0-9, fold "test", offset a number or "random") with `output`: the
+ * explainer's output for it from `model` (default the active one), all ten digits explained.
+ */
+export function getDigit({ label, offset = "random", fold = "test", model, signal } = {}) {
+  const params = new URLSearchParams({
+    label: String(label),
+    fold,
+    offset: String(offset),
+    ...answerParams(model),
+  });
   return request(`/v1/digits?${params}`, { signal });
+}
+
+/** A stored digit by id, with `output` as for getDigit. */
+export function getDigitById(id, { model, signal } = {}) {
+  const params = new URLSearchParams(answerParams(model));
+  return request(`/v1/digits/${encodeURIComponent(id)}?${params}`, { signal });
 }
 
 /**

@@ -1,6 +1,6 @@
 // Entry point: wires the canvas, the request runner, the result views and the panels.
 
-import { explain, getDigit, isNetworkError, score } from "./api.js";
+import { explain, getDigit, getDigitById, isNetworkError, score } from "./api.js";
 import { PaintCanvas } from "./canvas.js";
 import { $ } from "./dom.js";
 import { themeColor } from "./heatmap.js";
@@ -70,26 +70,34 @@ function canvasJob(final) {
   };
 }
 
-function exampleJob(example) {
+// A stored example arrives with the model's explained answer: one request, no explainer call.
+// fetchExample(signal) resolves to a stored digit with its `output` (see getDigit).
+function exampleJob(fetchExample) {
   return {
     kind: "test",
     urgent: true,
-    start: async (signal) => ({
-      example,
-      output: await timedExplain({ pixels: example.pixels }, signal),
-    }),
+    start: async (signal) => {
+      const example = await fetchExample(signal);
+      // No model yet: the digit comes without an answer; say so in the panel.
+      if (!example.output) throw new Error("No model is trained yet: train one, then reload.");
+      return { example, output: example.output };
+    },
   };
 }
 
 function loadExample({ label, offset }) {
-  runner.submit({
-    kind: "test",
-    urgent: true,
-    start: async (signal) => {
-      const example = await getDigit({ label, offset, signal });
-      return exampleJob(example).start(signal);
-    },
-  });
+  const fetchExample = (signal) => getDigit({ label, offset, model: models.chosen(), signal });
+  runner.submit(exampleJob(fetchExample));
+}
+
+// The example on show, answered again (another model): it keeps its place in the fold.
+function reloadExample(example) {
+  runner.submit(
+    exampleJob(async (signal) => {
+      const fresh = await getDigitById(example.id, { model: models.chosen(), signal });
+      return { ...example, output: fresh.output };
+    }),
+  );
 }
 
 function copyToCanvas(pixels) {
@@ -100,7 +108,7 @@ function copyToCanvas(pixels) {
 /** Score again whatever is on show (after a model change or a reconnect). */
 function rescore() {
   lastExplained = null;
-  if (source?.kind === "test") runner.submit(exampleJob(source.example));
+  if (source?.kind === "test") reloadExample(source.example);
   else if (!paint.isEmpty()) runner.submit(canvasJob(true));
 }
 

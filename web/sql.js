@@ -36,7 +36,7 @@ FROM digits_test`,
     sql: `SELECT p.id, d.label, p.predicted,
        round(list_max(p.probabilities), 4) AS confidence, d.source
 FROM model_predictions AS p
-JOIN serving_model AS s ON p.model = s.name AND p.version = s.version
+JOIN active_model AS a ON p.name = a.name AND p.version = a.version
 JOIN digits AS d ON d.id = p.id
 WHERE p.predicted <> d.label
 ORDER BY confidence DESC

@@ -33,7 +33,7 @@ def explain(
     x = _rows(model, pixels, prepared)
     if len(x) == 0:
         # The bias still comes from the trees: explain a blank row and keep only that.
-        return Explanation(np.zeros((0, N_CLASSES, N_PIXELS), np.float32), _bias(model))
+        return Explanation(np.zeros((0, N_CLASSES, N_PIXELS), np.float32), bias(model))
     threads = 1 if len(x) == 1 else model.spec.num_threads
     # The merged booster holds every tree scaled by 1/B; TreeSHAP is additive over trees, so
     # one pass gives the mean of the boosters' explanations.
@@ -45,8 +45,8 @@ def explain(
     )
 
 
-def _bias(model: BaggedBoostedTrees) -> np.ndarray:
-    """The SHAP base value per digit (it does not depend on the row)."""
+def bias(model: BaggedBoostedTrees) -> np.ndarray:
+    """(10,) float32: the SHAP base value per digit, where every explanation of ``model`` starts."""
     blank = np.zeros((1, N_PIXELS), np.float32)
     return explain(model, blank, prepared=True).bias
 
@@ -59,12 +59,12 @@ def explain_with_shap(
 
     x = _rows(model, pixels, prepared)
     values = np.zeros((len(x), N_CLASSES, N_PIXELS))
-    bias = np.zeros(N_CLASSES)
+    base = np.zeros(N_CLASSES)
     for booster in model.boosters:
         explainer = shap.TreeExplainer(booster, feature_perturbation="tree_path_dependent")
         # shap >= 0.45 returns one (n, features, classes) array for multiclass models.
         sv = np.asarray(explainer.shap_values(x)).reshape(len(x), N_PIXELS, N_CLASSES)
         values += sv.transpose(0, 2, 1)
-        bias += np.asarray(explainer.expected_value, dtype=np.float64).reshape(N_CLASSES)
+        base += np.asarray(explainer.expected_value, dtype=np.float64).reshape(N_CLASSES)
     n = model.n_boosters
-    return Explanation((values / n).astype(np.float32), (bias / n).astype(np.float32))
+    return Explanation((values / n).astype(np.float32), (base / n).astype(np.float32))

@@ -1,10 +1,10 @@
-"""The model registry: trained models, their evaluations and the serving model, in DuckDB.
+"""The model registry: trained models, their evaluations and the active model, in DuckDB.
 
 The tables live in the same database file as the digits (see ``sql/models.sql``). Reading works
-on a read-only connection and before any model exists; only ``save_model`` and ``activate``
-write, each in one transaction, and neither takes a model whose metrics hold a NaN or an
-infinity. The serving ("active") model is the one pinned with ``activate``, or else the newest
-model trained.
+on a read-only connection and before any model exists; only ``save_model``, ``activate`` and
+``unpin`` write, each in one transaction, and neither of the first two takes a model whose
+metrics hold a NaN or an infinity. The active model, the one that serves, is the model pinned
+with ``activate``, or else the newest model trained.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ import numpy as np
 import pyarrow as pa
 
 import mlpaint
-from mlpaint import db
+from mlpaint import db, registry_names
 from mlpaint.metrics import first_non_finite
 from mlpaint.model import BaggedBoostedTrees
 
@@ -84,13 +84,22 @@ class ModelRecord:
 
 
 def ensure_registry(con: duckdb.DuckDBPyConnection) -> None:
-    """Create the registry tables and views if they are missing (needs a writable connection)."""
+    """Create the registry tables and views if missing, renaming an older file's (writable)."""
+    registry_names.upgrade(con)
     db.run_script(con, "models.sql")
 
 
 def _has_registry(con: duckdb.DuckDBPyConnection) -> bool:
-    """Whether the registry exists (checked first: a failed query would abort a transaction)."""
-    return db.table_exists(con, "models_summary")
+    """Whether the registry exists (checked first: a failed query would abort a transaction).
+
+    A writable connection to a file with the old names upgrades it here, in one transaction.
+    """
+    if not db.table_exists(con, "models_summary"):
+        return False
+    if registry_names.outdated(con) and registry_names.writable(con):
+        with db.transaction(con):
+            ensure_registry(con)
+    return True
 
 
 def library_versions() -> dict[str, str]:
@@ -155,7 +164,7 @@ def _confusion_table(name: str, version: int, confusions: list[list[list[int]]])
     fold, actual, predicted = np.indices(counts.shape)
     return pa.table(
         {
-            "model": [name] * counts.size,
+            "name": [name] * counts.size,
             "version": np.full(counts.size, version, dtype=np.int32),
             "fold": fold.ravel().astype(np.int32),
             "actual": actual.ravel().astype(np.uint8),
@@ -171,7 +180,7 @@ def _predictions_table(name: str, version: int, predictions: Predictions) -> pa.
     n = len(probs)
     return pa.table(
         {
-            "model": [name] * n,
+            "name": [name] * n,
             "version": np.full(n, version, dtype=np.int32),
             "id": np.asarray(predictions.ids, dtype=np.int32),
             "label": np.asarray(predictions.labels, dtype=np.uint8),
@@ -204,10 +213,11 @@ def list_models(con: duckdb.DuckDBPyConnection) -> list[dict[str, Any]]:
 
 
 def active_model_ref(con: duckdb.DuckDBPyConnection) -> tuple[str, int] | None:
-    """(name, version) of the serving model: the pinned one, else the newest; None if none."""
+    """(name, version) of the active model: the pinned one, else the newest; None if none."""
     if not _has_registry(con):
         return None
-    row = db.query_one(con, "SELECT name, version FROM serving_model")
+    view = db.quote_identifier(registry_names.active_view(con))
+    row = db.query_one(con, f"SELECT name, version FROM {view}")
     return (row[0], int(row[1])) if row else None
 
 
@@ -238,22 +248,22 @@ def resolve(
 def activate(
     con: duckdb.DuckDBPyConnection, name: str, version: int | None = None
 ) -> tuple[str, int]:
-    """Pin a model (None version = the newest of ``name``) as the serving model."""
+    """Pin a model (None version = the newest of ``name``), making it the active model."""
     ref = resolve(con, name, version)
     # Models stored before metrics were checked on saving may hold NaN: never pin one.
     row = db.query_one(con, "SELECT metrics FROM models WHERE name = ? AND version = ?", list(ref))
     if row is not None:
         check_metrics(json.loads(row[0]), f"model {ref[0]} version {ref[1]} cannot serve")
     with db.transaction(con):
-        con.execute("DELETE FROM active_model")
-        con.execute("INSERT INTO active_model VALUES (?, ?)", list(ref))
+        con.execute("DELETE FROM pinned_model")
+        con.execute("INSERT INTO pinned_model VALUES (?, ?)", list(ref))
     return ref
 
 
-def deactivate(con: duckdb.DuckDBPyConnection) -> None:
-    """Remove the pin, so the newest model serves again."""
+def unpin(con: duckdb.DuckDBPyConnection) -> None:
+    """Remove the pin, so the newest model is active again."""
     if _has_registry(con):
-        con.execute("DELETE FROM active_model")
+        con.execute("DELETE FROM pinned_model")
 
 
 def get_model_info(
@@ -270,9 +280,10 @@ def get_model_info(
         info[key] = json.loads(info[key])
     info["active"] = active_model_ref(con) == (name, version)
     info["confusion"] = _confusions(con, name, version, len(info["folds"]))
+    column = db.quote_identifier(registry_names.name_column(con, "model_predictions"))
     count = db.query_one(
         con,
-        "SELECT count(*) FROM model_predictions WHERE model = ? AND version = ?",
+        f"SELECT count(*) FROM model_predictions WHERE {column} = ? AND version = ?",
         [name, version],
     )
     info["n_predictions"] = int(count[0]) if count else 0
@@ -284,8 +295,10 @@ def _confusions(
 ) -> list[list[list[int]]]:
     """The stored test confusion matrices, one 10x10 list (rows = actual) per fold."""
     matrices = np.zeros((n_folds, 10, 10), dtype=np.int64)
+    column = db.quote_identifier(registry_names.name_column(con, "model_confusion"))
     rows = con.execute(
-        "SELECT fold, actual, predicted, n FROM model_confusion WHERE model = ? AND version = ?",
+        "SELECT fold, actual, predicted, n FROM model_confusion "
+        f"WHERE {column} = ? AND version = ?",
         [name, version],
     ).fetchall()
     for fold, actual, predicted, n in rows:

@@ -20,9 +20,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from mlpaint import db, registry
-from mlpaint.explain import explain
-from mlpaint.model import BaggedBoostedTrees
+from mlpaint import db, registry, scoring
 from mlpaint.registry import LoadedModel
 
 PIXELS = 784
@@ -192,7 +190,7 @@ def _with_nulls(valid: np.ndarray, values: np.ndarray, width: int | None) -> pa.
 def _per_row(
     loaded: LoadedModel,
     function: str,
-    compute: Callable[[BaggedBoostedTrees, np.ndarray], np.ndarray],
+    compute: Callable[[LoadedModel, np.ndarray], np.ndarray],
     width: int | None,
 ) -> Callable[[pa.ChunkedArray], pa.Array]:
     """A pixels -> value function: NULL rows stay NULL, the model sees only the others."""
@@ -201,7 +199,7 @@ def _per_row(
         valid, matrix = pixels_matrix(function, pixels)
         values = _empty(width)
         if len(matrix):
-            values = _sliced(function, lambda x: compute(loaded.model, x), matrix, SCORE_SLICE)
+            values = _sliced(function, lambda x: compute(loaded, x), matrix, SCORE_SLICE)
         return _with_nulls(valid, values, width)
 
     apply.__name__ = function
@@ -213,15 +211,15 @@ def _empty(width: int | None) -> np.ndarray:
 
 
 def _scores_fn(loaded: LoadedModel, function: str) -> Callable[[pa.ChunkedArray], pa.Array]:
-    return _per_row(loaded, function, lambda m, x: m.scores(x).astype(np.float32), DIGITS)
+    return _per_row(loaded, function, scoring.scores, DIGITS)
 
 
 def _proba_fn(loaded: LoadedModel, function: str) -> Callable[[pa.ChunkedArray], pa.Array]:
-    return _per_row(loaded, function, lambda m, x: m.probabilities(x).astype(np.float32), DIGITS)
+    return _per_row(loaded, function, scoring.probabilities, DIGITS)
 
 
 def _predict_fn(loaded: LoadedModel, function: str) -> Callable[[pa.ChunkedArray], pa.Array]:
-    return _per_row(loaded, function, lambda m, x: m.predict(x).astype(np.uint8), None)
+    return _per_row(loaded, function, scoring.predictions, None)
 
 
 def _explain_fn(
@@ -236,7 +234,7 @@ def _explain_fn(
             # one TreeSHAP pass explains all ten digits: explain each distinct image once.
             unique, inverse = np.unique(matrix, axis=0, return_inverse=True)
             values = _sliced(  # (n_unique, 10, 784)
-                function, lambda x: explain(loaded.model, x).values, unique, EXPLAIN_SLICE
+                function, lambda x: scoring.explanations(loaded, x), unique, EXPLAIN_SLICE
             )
             result[valid_pixels] = values[inverse.reshape(-1), labels[valid_pixels]]
         valid = valid_pixels & valid_labels
@@ -248,11 +246,6 @@ def _explain_fn(
 def _bias_fn(loaded: LoadedModel, function: str) -> Callable[[pa.ChunkedArray], pa.Array]:
     def ml_explain_bias(label: pa.ChunkedArray) -> pa.Array:
         valid, labels = _labels(function, label)
-        return _with_nulls(valid, expected_scores(loaded.model)[labels[valid]], None)
+        return _with_nulls(valid, scoring.bias(loaded)[labels[valid]], None)
 
     return ml_explain_bias
-
-
-def expected_scores(model: BaggedBoostedTrees) -> np.ndarray:
-    """The SHAP base value per digit: the bias every explanation of this model starts from."""
-    return explain(model, np.zeros((0, PIXELS), dtype=np.uint8), prepared=True).bias

@@ -1,4 +1,4 @@
-"""``/v1/digits``: stored examples by label, fold and offset, with the active model's verdict."""
+"""``/v1/digits``: stored examples by label, fold and offset, with a model's answer on them."""
 
 from __future__ import annotations
 
@@ -9,8 +9,9 @@ from typing import Any
 import numpy as np
 from flask import Blueprint, request
 
+from mlpaint import scoring
 from mlpaint.api.errors import APIError, bad_request
-from mlpaint.api.functions import score_output, serving
+from mlpaint.api.functions import serving
 from mlpaint.api.inputs import query_digit
 from mlpaint.registry import ModelNotFoundError
 
@@ -23,7 +24,12 @@ COLUMNS = "id, label, pixels, source, CASE WHEN row_hash(id) % 5 = 0 THEN 'test'
 
 @bp.get("")
 def find_digit() -> dict[str, Any]:
-    """The ``offset``-th example (by id) of ``label`` in ``fold``; ``offset=random`` picks one."""
+    """The ``offset``-th example (by id) of ``label`` in ``fold``; ``offset=random`` picks one.
+
+    Its ``output`` is the scorer's answer on it (``?model=``, default the active model), the
+    explainer's with ``?explain=true`` or, for all ten digits, ``?all_labels=true``.
+    """
+    asked = _asked()
     fold = request.args.get("fold", "test")
     if fold not in FOLD_VIEWS:
         raise bad_request("fold must be 'train' or 'test'")
@@ -38,28 +44,50 @@ def find_digit() -> dict[str, Any]:
         rows = cursor.execute(
             f"SELECT {COLUMNS} FROM {view} {where} ORDER BY id LIMIT 1 OFFSET ?", [*params, offset]
         ).fetchall()
-    return {**_digit(rows[0]), "offset": offset, "count": count}
+    return {**_digit(rows[0], asked), "offset": offset, "count": count}
 
 
 @bp.get("/<int:digit_id>")
 def get_digit(digit_id: int) -> dict[str, Any]:
-    """One stored digit by id."""
+    """One stored digit by id, with ``output`` as for ``find_digit``."""
+    asked = _asked()
     with serving().cursor() as cursor:
         rows = cursor.execute(f"SELECT {COLUMNS} FROM digits WHERE id = ?", [digit_id]).fetchall()
     if not rows:
         raise APIError(404, f"no digit with id {digit_id}")
-    return _digit(rows[0])
+    return _digit(rows[0], asked)
 
 
-def _digit(row: tuple[Any, ...]) -> dict[str, Any]:
+def _asked() -> tuple[str | None, scoring.Explain]:
+    """The model (None = the active one) and the explanation the query string asks for."""
+    explain: scoring.Explain = "all" if _bool_arg("all_labels") else _bool_arg("explain")
+    return request.args.get("model") or None, explain
+
+
+def _digit(row: tuple[Any, ...], asked: tuple[str | None, scoring.Explain]) -> dict[str, Any]:
     digit_id, label, pixels, source, fold = row
     digit = {"id": digit_id, "label": label, "pixels": pixels, "source": source, "fold": fold}
+    return {**digit, "output": _output(np.asarray(pixels, dtype=np.uint8), *asked)}
+
+
+def _output(
+    pixels: np.ndarray, name: str | None, explain: scoring.Explain
+) -> dict[str, Any] | None:
+    """The model's answer on a stored digit; None when no model exists yet."""
     try:
-        loaded = serving().model()
-    except ModelNotFoundError:
-        return {**digit, "prediction": None}
-    seen = loaded.model.prepare(np.asarray(pixels, dtype=np.uint8))[0]
-    return {**digit, "prediction": score_output(loaded, seen)}
+        loaded = serving().model(name)
+    except ModelNotFoundError as exc:
+        if name is None:
+            return None
+        raise APIError(404, str(exc)) from exc
+    return scoring.answer(loaded, pixels, explain=explain)
+
+
+def _bool_arg(name: str) -> bool:
+    text = request.args.get(name, "false")
+    if text not in ("true", "false"):
+        raise bad_request(f"{name} must be true or false")
+    return text == "true"
 
 
 def _offset(count: int) -> int:

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-import numpy as np
 from flask import Blueprint, current_app, request
 
+from mlpaint import scoring
 from mlpaint.api import schemas
 from mlpaint.api.errors import APIError
 from mlpaint.api.inputs import (
@@ -20,8 +20,6 @@ from mlpaint.api.inputs import (
     query_digit,
     query_json,
 )
-from mlpaint.explain import explain
-from mlpaint.model import softmax
 from mlpaint.registry import LoadedModel, ModelNotFoundError
 from mlpaint.serving import Serving
 
@@ -71,29 +69,11 @@ def chosen_model(body: dict[str, Any]) -> LoadedModel:
         raise APIError(404, str(exc)) from exc
 
 
-def score_output(model: LoadedModel, seen: np.ndarray) -> dict[str, Any]:
-    """Prediction, runner-up, probabilities and scores for one prepared row."""
-    scores = model.model.scores(seen[None, :], prepared=True)[0]
-    probabilities = softmax(scores)
-    first, second = np.argsort(-scores, kind="stable")[:2]
-    return {
-        "prediction": int(first),
-        "runner_up": int(second),
-        "confidence": float(probabilities[first]),
-        "probabilities": probabilities,
-        "scores": scores,
-        "pixels": seen,
-        "model": {"name": model.name, "version": model.version},
-    }
-
-
 @bp.route("/scorer/application", methods=["GET", "POST"])
 def scorer() -> dict[str, Any]:
     """Score one digit: the prediction, all ten probabilities and the pixels the model saw."""
     body = request_body()
-    loaded = chosen_model(body)
-    seen = loaded.model.prepare(digit_input(body))[0]
-    return {"output": score_output(loaded, seen)}
+    return {"output": scoring.answer(chosen_model(body), digit_input(body))}
 
 
 @bp.route("/explainer/application", methods=["GET", "POST"])
@@ -101,18 +81,9 @@ def explainer() -> dict[str, Any]:
     """Explain one digit's score per pixel (SHAP): ``bias + sum(explanation) == score``."""
     body = request_body(EXPLAINER_OPTIONS)
     label = option(body, "label", label_value)
-    all_labels = bool(option(body, "all_labels", flag_value))
+    explain: scoring.Explain = "all" if option(body, "all_labels", flag_value) else True
     loaded = chosen_model(body)
-    seen = loaded.model.prepare(digit_input(body, EXPLAINER_OPTIONS))[0]
-    output = score_output(loaded, seen)
-    explanation = explain(loaded.model, seen[None, :], prepared=True)
-    label = output["prediction"] if label is None else label
-    output.update(
-        label=label,
-        explanation=explanation.values[0, label],
-        bias=float(explanation.bias[label]),
-        score=float(output["scores"][label]),
+    output = scoring.answer(
+        loaded, digit_input(body, EXPLAINER_OPTIONS), explain=explain, label=label
     )
-    if all_labels:
-        output.update(explanations=explanation.values[0], biases=explanation.bias)
     return {"output": output}

@@ -102,6 +102,12 @@ RUN_ID = _param("run_id", "path", {"type": "integer", "minimum": 0}, True)
 # A new model's name: training's own pattern, which reads the same in ECMA and Python regexes.
 PROCEDURE = _param("name", "path", {"type": "string", "pattern": training._NAME.pattern}, True)
 OBJECT = {"type": "object"}
+# What /v1/digits answers a stored digit with: "output" as the scorer's, or the explainer's.
+ANSWER_PARAMS = [
+    _param("model", "query", {"type": "string"}),
+    _param("explain", "query", {"enum": ["true", "false"]}),
+    _param("all_labels", "query", {"enum": ["true", "false"]}),
+]
 
 PATHS: dict[str, Any] = {
     "/v1/functions/scorer/application": _function("Score a digit", SCORE, {}),
@@ -154,7 +160,7 @@ PATHS: dict[str, Any] = {
     },
     "/v1/digits": {
         "get": {
-            "summary": "A stored example by label, fold and offset (or random)",
+            "summary": "A stored example by label, fold and offset (or random), with an output",
             "parameters": [
                 _param("label", "query", {**DIGIT, "description": "absent: any label"}),
                 _param("fold", "query", {"enum": ["train", "test"], "default": "test"}),
@@ -168,6 +174,7 @@ PATHS: dict[str, Any] = {
                         "description": "A whole number (past the last example: 404) or random",
                     },
                 ),
+                *ANSWER_PARAMS,
             ],
             "responses": {
                 "200": _json(
@@ -187,8 +194,11 @@ PATHS: dict[str, Any] = {
     "/v1/digits/{digit_id}": {
         "get": {
             "summary": "A stored digit by id",
-            "parameters": [_param("digit_id", "path", {"type": "integer", "minimum": 0}, True)],
-            "responses": {"200": _json(STORED_DIGIT), **_errors(404)},
+            "parameters": [
+                _param("digit_id", "path", {"type": "integer", "minimum": 0}, True),
+                *ANSWER_PARAMS,
+            ],
+            "responses": {"200": _json(STORED_DIGIT), **_errors(400, 404)},
         }
     },
     "/v1/procedures/{name}": {

@@ -95,14 +95,20 @@ EXPLANATION = {
 }
 STORED_DIGIT = {
     "type": "object",
-    "required": ["id", "label", "pixels", "source", "fold", "prediction"],
+    "required": ["id", "label", "pixels", "source", "fold", "output"],
     "properties": {
         "id": {"type": "integer"},
         "label": DIGIT,
         "pixels": SEEN_PIXELS,
         "source": {"type": "string"},
         "fold": {"enum": ["train", "test"]},
-        "prediction": {**SCORE, "nullable": True, "description": "null: no model yet"},
+        "output": {
+            **EXPLANATION,
+            "required": SCORE["required"],
+            "nullable": True,
+            "description": "The scorer's answer (the explainer's with explain or all_labels); "
+            "null: no model yet",
+        },
     },
 }
 ERROR = {
