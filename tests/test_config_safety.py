@@ -38,7 +38,7 @@ WRITING_INPUTS = {
         "WITH x AS (INSERT INTO digits SELECT id + 100000, label, pixels, source FROM digits "
         f"RETURNING 1) {FEATURES}"
     ),
-    "pin a model": f"WITH x AS (INSERT INTO active_model VALUES ('a', 1) RETURNING 1) {FEATURES}",
+    "pin a model": f"WITH x AS (INSERT INTO pinned_model VALUES ('a', 1) RETURNING 1) {FEATURES}",
     "delete models": f"WITH x AS (DELETE FROM models RETURNING 1) {FEATURES}",
 }
 WRITING_FOLD = {
@@ -72,7 +72,7 @@ def state_of(con: duckdb.DuckDBPyConnection) -> dict[str, Any]:
     queries = {
         "digits": "SELECT count(*), sum(label), max(id) FROM digits",
         "models": "SELECT name, version FROM models ORDER BY ALL",
-        "active": "SELECT * FROM active_model",
+        "active": "SELECT * FROM pinned_model",
         "confusion": "SELECT count(*) FROM model_confusion",
         "predictions": "SELECT count(*) FROM model_predictions",
     }
@@ -300,7 +300,7 @@ def test_activate_refuses_a_stored_model_with_non_finite_metrics(trained_db: Pat
     try:
         with pytest.raises(registry.UnservableModelError, match="diverged version 1 cannot"):
             registry.activate(con, "diverged")
-        assert con.execute("SELECT count(*) FROM active_model").fetchall() == [(0,)]
+        assert con.execute("SELECT count(*) FROM pinned_model").fetchall() == [(0,)]
     finally:
         con.close()
     result = cli("models", "--db", str(trained_db), "activate", "diverged")
