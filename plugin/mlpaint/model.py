@@ -12,9 +12,9 @@ import numpy as np
 
 from mlpaint.knobs import Bounds, bounds_relaxed, check_type
 from mlpaint.merge import merge_boosters
-from mlpaint.preprocess import N_PIXELS, AugmentSpec, augment, deskew
+from mlpaint.pixels import N_CLASSES, numpy_rows
+from mlpaint.preprocess import AugmentSpec, augment, deskew
 
-N_CLASSES = 10
 _MAGIC = b"MLPAINT-BBT1\n"
 MAX_ROUNDS = 5000
 # Every numeric knob is bounded both ways (floats must be finite too), far past useful settings:
@@ -230,12 +230,7 @@ class BaggedBoostedTrees:
 
     def prepare(self, pixels: np.ndarray) -> np.ndarray:
         """What the boosters see: (n,784) uint8, deskewed if the spec says so."""
-        arr = np.asarray(pixels)
-        if arr.ndim == 1:
-            arr = arr[None, :]
-        if arr.ndim != 2 or arr.shape[1] != N_PIXELS:
-            raise ValueError(f"expected pixels of shape (784,) or (n, 784), got {arr.shape}")
-        arr = arr.astype(np.uint8, copy=False)
+        arr = numpy_rows(pixels)[0].astype(np.uint8, copy=False)
         return deskew(arr) if self.spec.deskew else arr
 
     def scores(self, pixels: np.ndarray, *, prepared: bool = False) -> np.ndarray:
@@ -293,8 +288,9 @@ class BaggedBoostedTrees:
 
 def _check_training_data(pixels: np.ndarray, labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Validate shapes and label range; returns (uint8 pixels, int32 labels)."""
-    x, y = np.asarray(pixels), np.asarray(labels)
-    if x.ndim != 2 or x.shape[1] != N_PIXELS or len(x) != len(y) or len(y) == 0:
+    x, _ = numpy_rows(pixels, single=False)
+    y = np.asarray(labels)
+    if len(x) != len(y) or len(y) == 0:
         raise ValueError(f"expected (n,784) pixels and (n,) labels, got {x.shape} and {y.shape}")
     if y.min() < 0 or y.max() >= N_CLASSES:
         raise ValueError("labels must be digits 0..9")
