@@ -10,7 +10,7 @@ from dataclasses import dataclass, field, fields
 import lightgbm
 import numpy as np
 
-from mlpaint.knobs import Bounds, bounds_relaxed, check_type
+from mlpaint.knobs import Bounds, bounds_relaxed, check_knobs, table
 from mlpaint.merge import merge_boosters
 from mlpaint.pixels import N_CLASSES, numpy_rows
 from mlpaint.preprocess import AugmentSpec, augment, deskew
@@ -37,18 +37,6 @@ _BOUNDS: dict[str, Bounds] = {
 _SECTION_OF = {"deskew": "preprocess"}  # the TOML table of a field not in [algorithm]
 
 
-def _section(title: str, table: dict, allowed: set[str]) -> dict:
-    """Copy a TOML table, rejecting keys the model does not know."""
-    if not isinstance(table, dict):
-        raise ValueError(f"[{title}] must be a table")
-    unknown = sorted(set(table) - allowed)
-    if unknown:
-        raise ValueError(
-            f"unknown key {title}.{unknown[0]} (allowed: {', '.join(sorted(allowed))})"
-        )
-    return dict(table)
-
-
 @dataclass(frozen=True)
 class ModelSpec:
     """Everything about the model that lives in the experiment TOML."""
@@ -72,14 +60,7 @@ class ModelSpec:
 
     def __post_init__(self) -> None:
         """Check types and ranges so a bad config fails before training starts."""
-        for f in fields(self):
-            if f.name == "augment":
-                continue
-            name = f"{_SECTION_OF.get(f.name, 'algorithm')}.{f.name}"
-            value = check_type(name, getattr(self, f.name), f.default)
-            if f.name in _BOUNDS:
-                _BOUNDS[f.name].check(name, value)
-            object.__setattr__(self, f.name, value)
+        check_knobs(self, _BOUNDS, "algorithm", _SECTION_OF)
 
     @classmethod
     def from_dict(
@@ -87,9 +68,11 @@ class ModelSpec:
     ) -> ModelSpec:
         """Build from the TOML tables [algorithm], [preprocess], [augment]."""
         names = {f.name for f in fields(cls)} - {"deskew", "augment"}
-        kwargs = _section("algorithm", algorithm, names)
-        kwargs.update(_section("preprocess", preprocess or {}, {"deskew"}))
-        aug = _section("augment", augment or {}, {f.name for f in fields(AugmentSpec)})
+        kwargs = table("algorithm", algorithm, names)
+        # None means absent; any other non-table (an empty list too) is refused by table().
+        kwargs.update(table("preprocess", {} if preprocess is None else preprocess, {"deskew"}))
+        aug_keys = {f.name for f in fields(AugmentSpec)}
+        aug = table("augment", {} if augment is None else augment, aug_keys)
         return cls(**kwargs, augment=AugmentSpec(**aug))
 
     def to_dict(self) -> dict:

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 
 import numpy as np
 
-from mlpaint.knobs import PROBABILITY, Bounds, check_type
+from mlpaint.knobs import PROBABILITY, Bounds, check_knobs
 from mlpaint.pixels import CENTRE, INK, N_PIXELS, SIDE, numpy_rows
 
 _CHUNK = 8192  # rows per vectorised block: bounds the float64 temporaries to ~50 MB each
@@ -90,11 +90,7 @@ class AugmentSpec:
 
     def __post_init__(self) -> None:
         """Reject mistyped or out-of-range knobs with a message naming the key."""
-        for f in fields(self):
-            name = f"augment.{f.name}"
-            value = check_type(name, getattr(self, f.name), f.default)
-            AUGMENT_BOUNDS[f.name].check(name, value)
-            object.__setattr__(self, f.name, value)
+        check_knobs(self, AUGMENT_BOUNDS, "augment")
 
     @property
     def enabled(self) -> bool:
