@@ -221,6 +221,40 @@ def test_parquet_source(tmp_path: Path, small_db: Path, connect_ro) -> None:
     )
 
 
+# Before the Parquet reader shared the pixel checks, a pixel 2.5 or a label 3.5 was truncated and
+# stored, a NULL row was called a wrong length, and a NULL value or label showed a garbled number.
+BAD_PARQUET = {
+    "fractional pixel": (
+        "list_resize([2.5::DOUBLE], 784, 0.0)",
+        "label",
+        "pixel values must be whole numbers 0..255, got 2.5",
+    ),
+    "NULL row": ("CASE WHEN id = 3 THEN NULL ELSE pixels END", "label", "pixels is NULL in 1 rows"),
+    "NULL value": ("list_resize([NULL::INT], 784, 0)", "label", "must not contain NULL values"),
+    "NULL label": ("pixels", "CASE WHEN id = 3 THEN NULL ELSE label END", "'label'"),
+    "fractional label": ("pixels", "label + 0.5", "'label'"),
+}
+
+
+@pytest.mark.parametrize("case", list(BAD_PARQUET))
+def test_bad_parquet_exits_2_and_changes_nothing(
+    case: str, tmp_path: Path, small_db: Path, capsys, connect_ro
+) -> None:
+    pixels, label, expected = BAD_PARQUET[case]
+    parquet = tmp_path / "bad.parquet"
+    con = connect_ro(small_db)
+    con.execute(
+        f"COPY (SELECT {label} AS label, {pixels} AS pixels FROM digits WHERE id < 25 "
+        f"ORDER BY id) TO '{parquet}' (FORMAT parquet)"
+    )
+    con.close()
+    before = fingerprint(connect_ro, small_db)
+    status = main(["import", "--db", str(small_db), "--source", str(parquet), "--replace"])
+    err = capsys.readouterr().err
+    assert status == 2 and expected in err and str(parquet) in err
+    assert fingerprint(connect_ro, small_db) == before
+
+
 @pytest.fixture
 def http_folder(tmp_path: Path) -> Iterator[tuple[Path, str]]:
     """A real HTTP server on loopback serving a temporary folder."""

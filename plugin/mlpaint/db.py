@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 from collections.abc import Iterator
@@ -15,6 +16,8 @@ from mlpaint.resources import sql_path
 
 DEFAULT_DB = "mlpaint.duckdb"
 DB_ENV = "MLPAINT_DB"
+# Macros of sql/folds.sql that databases imported by older releases lack (see upgrade_folds).
+FOLD_MACROS = ("fold_of", "is_test_fold")
 
 
 class MissingDatabaseError(FileNotFoundError):
@@ -52,11 +55,37 @@ def connect(
     """Open the database file, turning DuckDB's lock conflict into ``DatabaseBusyError``."""
     db_path = existing_db_path(path) if read_only else resolve_db_path(path)
     try:
-        return duckdb.connect(str(db_path), read_only=read_only, config=config or {})
+        con = duckdb.connect(str(db_path), read_only=read_only, config=config or {})
     except duckdb.IOException as exc:
         if "lock" in str(exc).lower():
             raise DatabaseBusyError(_busy_message(db_path)) from exc
         raise
+    if not read_only:
+        upgrade_folds(con)
+    return con
+
+
+def upgrade_folds(con: duckdb.DuckDBPyConnection) -> None:
+    """Give a database imported before ``FOLD_MACROS`` existed the current sql/folds.sql.
+
+    The folds are the same (``row_hash`` never changed); only the macros the default experiment
+    and the views now call are added. A failure leaves the database as it was.
+    """
+    if not table_exists(con, "digits") or _macro_count(con, FOLD_MACROS) == len(FOLD_MACROS):
+        return
+    with contextlib.suppress(duckdb.Error), transaction(con):
+        run_script(con, "folds.sql")
+
+
+def _macro_count(con: duckdb.DuckDBPyConnection, names: tuple[str, ...]) -> int:
+    row = query_one(
+        con,
+        "SELECT count(DISTINCT function_name) FROM duckdb_functions() WHERE function_type = "
+        "'macro' AND database_name = current_database() AND schema_name = 'main' "
+        "AND list_contains(?, function_name)",
+        [list(names)],
+    )
+    return int(row[0]) if row else 0
 
 
 def _busy_message(db_path: Path) -> str:

@@ -6,8 +6,8 @@ An experiment is a TOML file (or the same keys as a JSON object)::
     input_data = "SELECT id, pixels AS features, label FROM digits"
     evaluate_train = false
     [[folds]]
-    training_where = "row_hash(id) % 5 != 0"
-    testing_where = "row_hash(id) % 5 = 0"
+    training_where = "NOT is_test_fold(id)"
+    testing_where = "is_test_fold(id)"
     [algorithm]   # [preprocess] and [augment] too: see mlpaint.model.ModelSpec
 
 Fold semantics: each predicate is a SQL boolean expression over the columns of the ``digits``
@@ -31,6 +31,7 @@ from typing import Any
 import duckdb
 
 from mlpaint import sqlguard
+from mlpaint.knobs import ConfigError, check_type, table
 from mlpaint.model import ModelSpec
 
 if sys.version_info >= (3, 11):
@@ -46,10 +47,6 @@ _FOLD_KEYS = ("training_where", "testing_where")
 MAX_FOLDS = 20
 
 
-class ConfigError(ValueError):
-    """An experiment config that cannot be trained: the message names the offending key."""
-
-
 @dataclass(frozen=True)
 class Fold:
     """One train/test split: two SQL predicates over the digits table."""
@@ -62,7 +59,8 @@ class Fold:
         return {"training_where": self.training_where, "testing_where": self.testing_where}
 
 
-DEFAULT_FOLD = Fold("row_hash(id) % 5 != 0", "row_hash(id) % 5 = 0")
+# The split of the digits_train and digits_test views: the rule itself lives in sql/folds.sql.
+DEFAULT_FOLD = Fold("NOT is_test_fold(id)", "is_test_fold(id)")
 
 
 @dataclass(frozen=True)
@@ -87,17 +85,13 @@ class ExperimentConfig:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> ExperimentConfig:
         """Parse and validate the TOML/JSON keys; raises ``ConfigError`` naming the bad key."""
-        if not isinstance(data, dict):
-            raise ConfigError("an experiment config must be a table/object of keys")
-        unknown = sorted(set(data) - set(_KEYS))
-        if unknown:
-            raise ConfigError(f"unknown key {unknown[0]!r}; expected one of {', '.join(_KEYS)}")
+        data = table("", data, _KEYS)
         return cls(
-            description=_typed(data, "description", str, ""),
-            input_data=_typed(data, "input_data", str, DEFAULT_INPUT).strip().rstrip(";"),
-            evaluate_train=_typed(data, "evaluate_train", bool, False),
+            description=_typed(data, "description", ""),
+            input_data=_typed(data, "input_data", DEFAULT_INPUT).strip().rstrip(";"),
+            evaluate_train=_typed(data, "evaluate_train", False),
             folds=_parse_folds(data.get("folds")),
-            spec=_parse_spec(data),
+            spec=ModelSpec.from_dict(**{key: data.get(key, {}) for key in _SECTIONS}),
         )
 
     @classmethod
@@ -139,12 +133,9 @@ def load_config(path: str | Path | None = None) -> ExperimentConfig:
     return ExperimentConfig.from_toml(default) if default.is_file() else ExperimentConfig()
 
 
-def _typed(data: dict[str, Any], key: str, kind: type, default: Any) -> Any:
-    """``data[key]`` checked to be a ``kind`` (bool is not accepted as a number and vice versa)."""
-    value = data.get(key, default)
-    if not isinstance(value, kind) or (kind is not bool and isinstance(value, bool)):
-        raise ConfigError(f"{key} must be a {kind.__name__}, got {type(value).__name__}")
-    return value
+def _typed(data: dict[str, Any], key: str, default: Any, where: str = "") -> Any:
+    """``data[key]`` (``default`` when absent), checked to have the type of ``default``."""
+    return check_type(f"{where}.{key}" if where else key, data.get(key, default), default)
 
 
 def _parse_folds(raw: Any) -> tuple[Fold, ...]:
@@ -155,31 +146,10 @@ def _parse_folds(raw: Any) -> tuple[Fold, ...]:
         raise ConfigError("folds must be a non-empty array of tables ([[folds]])")
     folds = []
     for i, entry in enumerate(raw):
-        if not isinstance(entry, dict):
-            raise ConfigError(f"folds[{i}] must be a table with {' and '.join(_FOLD_KEYS)}")
-        extra = sorted(set(entry) - set(_FOLD_KEYS))
-        if extra:
-            raise ConfigError(f"folds[{i}]: unknown key {extra[0]!r}")
-        missing = [k for k in _FOLD_KEYS if k not in entry]
-        if missing:
-            raise ConfigError(f"folds[{i}]: missing key {missing[0]!r}")
-        values = [_typed(entry, k, str, "") for k in _FOLD_KEYS]
-        folds.append(Fold(*values))
+        where = f"folds[{i}]"
+        entry = table(where, entry, _FOLD_KEYS, required=_FOLD_KEYS)
+        folds.append(Fold(*(_typed(entry, key, "", where) for key in _FOLD_KEYS)))
     return tuple(folds)
-
-
-def _parse_spec(data: dict[str, Any]) -> ModelSpec:
-    """Build the ModelSpec from the three hyperparameter tables."""
-    sections = {}
-    for key in _SECTIONS:
-        value = data.get(key, {})
-        if not isinstance(value, dict):
-            raise ConfigError(f"{key} must be a table, got {type(value).__name__}")
-        sections[key] = value
-    try:
-        return ModelSpec.from_dict(**sections)
-    except (TypeError, ValueError) as exc:
-        raise ConfigError(str(exc)) from exc
 
 
 def parse_select(sql: str, key: str) -> dict[str, Any]:

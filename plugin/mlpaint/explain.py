@@ -6,8 +6,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from mlpaint.model import N_CLASSES, BaggedBoostedTrees
-from mlpaint.preprocess import N_PIXELS
+from mlpaint.model import BaggedBoostedTrees
+from mlpaint.pixels import N_CLASSES, N_PIXELS
 
 
 @dataclass

@@ -11,7 +11,7 @@ import re
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
-from mlpaint.preprocess import CENTRE, N_PIXELS, SIDE
+from mlpaint.pixels import CENTRE, INK, N_PIXELS, SIDE
 
 MAX_ENCODED_BYTES = 2 * 1024 * 1024  # the encoded image file (PNG, JPEG, ...)
 MAX_SIDE = 4096
@@ -184,5 +184,5 @@ def image_to_pixels(data: bytes) -> np.ndarray:
     peak = canvas.max()
     if peak <= 0:
         raise EmptyImageError("the image has no ink: draw a digit first")
-    pixels = np.rint(canvas * (255.0 / peak))
+    pixels = np.rint(canvas * (INK / peak))
     return pixels.astype(np.uint8).reshape(N_PIXELS)

@@ -13,7 +13,8 @@ import pyarrow as pa
 from tqdm import tqdm
 
 from mlpaint import db
-from mlpaint.sources import PIXELS, DigitBatch, read_source, read_vendored, scratch_dir
+from mlpaint.pixels import N_PIXELS
+from mlpaint.sources import DigitBatch, read_source, read_vendored, scratch_dir
 
 
 @dataclass
@@ -117,7 +118,7 @@ def _arrow_table(batches: list[DigitBatch]) -> pa.Table:
         {
             "id": pa.array(np.arange(len(labels), dtype=np.int32)),
             "label": pa.array(labels),
-            "pixels": pa.FixedSizeListArray.from_arrays(flat, PIXELS),
+            "pixels": pa.FixedSizeListArray.from_arrays(flat, N_PIXELS),
             "source": pa.array(sources, type=pa.string()),
         }
     )

@@ -14,7 +14,8 @@ from typing import Any
 
 import numpy as np
 
-N_CLASSES = 10
+from mlpaint.pixels import N_CLASSES
+
 # Probabilities are clipped here before the log, as scikit-learn did for years, so one
 # confident mistake costs a large but finite amount.
 LOG_LOSS_EPS = 1e-15

@@ -10,11 +10,11 @@ from dataclasses import dataclass, field, fields
 import lightgbm
 import numpy as np
 
-from mlpaint.knobs import Bounds, bounds_relaxed, check_type
+from mlpaint.knobs import Bounds, bounds_relaxed, check_knobs, table
 from mlpaint.merge import merge_boosters
-from mlpaint.preprocess import N_PIXELS, AugmentSpec, augment, deskew
+from mlpaint.pixels import N_CLASSES, numpy_rows
+from mlpaint.preprocess import AugmentSpec, augment, deskew
 
-N_CLASSES = 10
 _MAGIC = b"MLPAINT-BBT1\n"
 MAX_ROUNDS = 5000
 # Every numeric knob is bounded both ways (floats must be finite too), far past useful settings:
@@ -35,18 +35,6 @@ _BOUNDS: dict[str, Bounds] = {
     "num_threads": Bounds(1, 256),
 }
 _SECTION_OF = {"deskew": "preprocess"}  # the TOML table of a field not in [algorithm]
-
-
-def _section(title: str, table: dict, allowed: set[str]) -> dict:
-    """Copy a TOML table, rejecting keys the model does not know."""
-    if not isinstance(table, dict):
-        raise ValueError(f"[{title}] must be a table")
-    unknown = sorted(set(table) - allowed)
-    if unknown:
-        raise ValueError(
-            f"unknown key {title}.{unknown[0]} (allowed: {', '.join(sorted(allowed))})"
-        )
-    return dict(table)
 
 
 @dataclass(frozen=True)
@@ -72,14 +60,7 @@ class ModelSpec:
 
     def __post_init__(self) -> None:
         """Check types and ranges so a bad config fails before training starts."""
-        for f in fields(self):
-            if f.name == "augment":
-                continue
-            name = f"{_SECTION_OF.get(f.name, 'algorithm')}.{f.name}"
-            value = check_type(name, getattr(self, f.name), f.default)
-            if f.name in _BOUNDS:
-                _BOUNDS[f.name].check(name, value)
-            object.__setattr__(self, f.name, value)
+        check_knobs(self, _BOUNDS, "algorithm", _SECTION_OF)
 
     @classmethod
     def from_dict(
@@ -87,9 +68,11 @@ class ModelSpec:
     ) -> ModelSpec:
         """Build from the TOML tables [algorithm], [preprocess], [augment]."""
         names = {f.name for f in fields(cls)} - {"deskew", "augment"}
-        kwargs = _section("algorithm", algorithm, names)
-        kwargs.update(_section("preprocess", preprocess or {}, {"deskew"}))
-        aug = _section("augment", augment or {}, {f.name for f in fields(AugmentSpec)})
+        kwargs = table("algorithm", algorithm, names)
+        # None means absent; any other non-table (an empty list too) is refused by table().
+        kwargs.update(table("preprocess", {} if preprocess is None else preprocess, {"deskew"}))
+        aug_keys = {f.name for f in fields(AugmentSpec)}
+        aug = table("augment", {} if augment is None else augment, aug_keys)
         return cls(**kwargs, augment=AugmentSpec(**aug))
 
     def to_dict(self) -> dict:
@@ -230,12 +213,7 @@ class BaggedBoostedTrees:
 
     def prepare(self, pixels: np.ndarray) -> np.ndarray:
         """What the boosters see: (n,784) uint8, deskewed if the spec says so."""
-        arr = np.asarray(pixels)
-        if arr.ndim == 1:
-            arr = arr[None, :]
-        if arr.ndim != 2 or arr.shape[1] != N_PIXELS:
-            raise ValueError(f"expected pixels of shape (784,) or (n, 784), got {arr.shape}")
-        arr = arr.astype(np.uint8, copy=False)
+        arr = numpy_rows(pixels)[0].astype(np.uint8, copy=False)
         return deskew(arr) if self.spec.deskew else arr
 
     def scores(self, pixels: np.ndarray, *, prepared: bool = False) -> np.ndarray:
@@ -293,8 +271,9 @@ class BaggedBoostedTrees:
 
 def _check_training_data(pixels: np.ndarray, labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Validate shapes and label range; returns (uint8 pixels, int32 labels)."""
-    x, y = np.asarray(pixels), np.asarray(labels)
-    if x.ndim != 2 or x.shape[1] != N_PIXELS or len(x) != len(y) or len(y) == 0:
+    x, _ = numpy_rows(pixels, single=False)
+    y = np.asarray(labels)
+    if len(x) != len(y) or len(y) == 0:
         raise ValueError(f"expected (n,784) pixels and (n,) labels, got {x.shape} and {y.shape}")
     if y.min() < 0 or y.max() >= N_CLASSES:
         raise ValueError("labels must be digits 0..9")

@@ -2,32 +2,25 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 
 import numpy as np
 
-from mlpaint.knobs import PROBABILITY, Bounds, check_type
+from mlpaint.knobs import PROBABILITY, Bounds, check_knobs
+from mlpaint.pixels import CENTRE, INK, N_PIXELS, SIDE, numpy_rows
 
-SIDE = 28
-N_PIXELS = SIDE * SIDE
-# MNIST puts each digit's centre of mass at (14, 14) in pixel-index coordinates (measured mean
-# 13.996, 14.007), half a pixel off the geometric centre; images.py and deskew follow it.
-CENTRE = SIDE / 2
 _CHUNK = 8192  # rows per vectorised block: bounds the float64 temporaries to ~50 MB each
 
 
 def _as_images(pixels: np.ndarray) -> tuple[np.ndarray, bool]:
     """Return (n,28,28) float64 images and whether the input was a single (784,) row."""
-    arr = np.asarray(pixels)
-    single = arr.ndim == 1
-    if arr.shape[-1] != N_PIXELS or arr.ndim not in (1, 2):
-        raise ValueError(f"expected pixels of shape (784,) or (n, 784), got {arr.shape}")
-    return arr.reshape(-1, SIDE, SIDE).astype(np.float64), single
+    rows, single = numpy_rows(pixels)
+    return rows.reshape(-1, SIDE, SIDE).astype(np.float64), single
 
 
 def _to_uint8(images: np.ndarray, single: bool) -> np.ndarray:
     """Round and clip (n,28,28) floats back to the (n,784) or (784,) uint8 layout."""
-    out = np.clip(np.rint(images), 0, 255).astype(np.uint8).reshape(-1, N_PIXELS)
+    out = np.clip(np.rint(images), 0, INK).astype(np.uint8).reshape(-1, N_PIXELS)
     return out[0] if single else out
 
 
@@ -97,11 +90,7 @@ class AugmentSpec:
 
     def __post_init__(self) -> None:
         """Reject mistyped or out-of-range knobs with a message naming the key."""
-        for f in fields(self):
-            name = f"augment.{f.name}"
-            value = check_type(name, getattr(self, f.name), f.default)
-            AUGMENT_BOUNDS[f.name].check(name, value)
-            object.__setattr__(self, f.name, value)
+        check_knobs(self, AUGMENT_BOUNDS, "augment")
 
     @property
     def enabled(self) -> bool:

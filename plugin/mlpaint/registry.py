@@ -25,6 +25,7 @@ import mlpaint
 from mlpaint import db, registry_names
 from mlpaint.metrics import first_non_finite
 from mlpaint.model import BaggedBoostedTrees
+from mlpaint.pixels import N_CLASSES
 
 _SUMMARY_COLUMNS = (
     "name, version, created_at, active, accuracy, mldb_weighted_accuracy, log_loss, n_folds, "
@@ -185,7 +186,7 @@ def _predictions_table(name: str, version: int, predictions: Predictions) -> pa.
             "id": np.asarray(predictions.ids, dtype=np.int32),
             "label": np.asarray(predictions.labels, dtype=np.uint8),
             "predicted": probs.argmax(axis=1).astype(np.uint8),
-            "probabilities": pa.FixedSizeListArray.from_arrays(pa.array(probs.ravel()), 10),
+            "probabilities": pa.FixedSizeListArray.from_arrays(pa.array(probs.ravel()), N_CLASSES),
         }
     )
 
@@ -294,7 +295,7 @@ def _confusions(
     con: duckdb.DuckDBPyConnection, name: str, version: int, n_folds: int
 ) -> list[list[list[int]]]:
     """The stored test confusion matrices, one 10x10 list (rows = actual) per fold."""
-    matrices = np.zeros((n_folds, 10, 10), dtype=np.int64)
+    matrices = np.zeros((n_folds, N_CLASSES, N_CLASSES), dtype=np.int64)
     column = db.quote_identifier(registry_names.name_column(con, "model_confusion"))
     rows = con.execute(
         "SELECT fold, actual, predicted, n FROM model_confusion "

@@ -14,11 +14,11 @@ import duckdb
 import numpy as np
 from tqdm import tqdm
 
+from mlpaint.pixels import INK, N_CLASSES, N_PIXELS, SIDE, PixelError, arrow_matrix
 from mlpaint.resources import resource_dir
 
 IMAGE_MAGIC = 0x00000803
 LABEL_MAGIC = 0x00000801
-PIXELS = 784
 
 # sha256 of the uncompressed vendored files (data/mnist/README.md).
 VENDORED_SHA256 = {
@@ -136,14 +136,14 @@ def read_idx_pair(images: Path, labels: Path, source: str, *, verify: bool = Fal
         _verify_sha256(labels, label_bytes)
     pixels = _parse_idx(images, image_bytes, IMAGE_MAGIC, ndim=3)
     label_array = _parse_idx(labels, label_bytes, LABEL_MAGIC, ndim=1)
-    if pixels.shape[1:] != (28, 28):
+    if pixels.shape[1:] != (SIDE, SIDE):
         raise SourceError(f"{images}: images are {pixels.shape[1]}x{pixels.shape[2]}, not 28x28")
     if len(pixels) != len(label_array):
         raise SourceError(
             f"{labels}: {len(label_array)} labels for {len(pixels)} images in {images.name}"
         )
     _check_labels(labels, label_array)
-    return DigitBatch(pixels.reshape(-1, PIXELS), label_array, source)
+    return DigitBatch(pixels.reshape(-1, N_PIXELS), label_array, source)
 
 
 def _read_bytes(path: Path) -> bytes:
@@ -178,7 +178,7 @@ def _parse_idx(path: Path, data: bytes, magic: int, ndim: int) -> np.ndarray:
 
 
 def _check_labels(path: Path, labels: np.ndarray) -> None:
-    outside = (labels < 0) | (labels > 9)
+    outside = (labels < 0) | (labels >= N_CLASSES)
     if outside.any():
         bad = int(np.argmax(outside))
         raise SourceError(f"{path}: label {int(labels[bad])} at row {bad} is not a digit 0..9")
@@ -189,7 +189,7 @@ def read_csv(path: Path) -> DigitBatch:
     con = duckdb.connect()
     try:
         rel = con.read_csv(str(path), header=_csv_has_header(path))
-        if len(rel.columns) != PIXELS + 1:
+        if len(rel.columns) != N_PIXELS + 1:
             raise SourceError(
                 f"{path}: {len(rel.columns)} columns; expected 785 (784 pixels, then the label)"
             )
@@ -199,7 +199,7 @@ def read_csv(path: Path) -> DigitBatch:
     finally:
         con.close()
     values = np.column_stack([_integral(path, name, col) for name, col in columns.items()])
-    pixels, labels = values[:, :PIXELS], values[:, PIXELS]
+    pixels, labels = values[:, :N_PIXELS], values[:, N_PIXELS]
     _check_range(path, pixels)
     _check_labels(path, labels)
     return DigitBatch(pixels.astype(np.uint8), labels.astype(np.uint8), _source_name(path))
@@ -228,8 +228,8 @@ def _integral(path: Path, name: str, column: np.ndarray) -> np.ndarray:
 
 
 def _check_range(path: Path, pixels: np.ndarray) -> None:
-    if pixels.size and (pixels.min() < 0 or pixels.max() > 255):
-        row, col = np.argwhere((pixels < 0) | (pixels > 255))[0]
+    if pixels.size and (pixels.min() < 0 or pixels.max() > INK):
+        row, col = np.argwhere((pixels < 0) | (pixels > INK))[0]
         raise SourceError(
             f"{path}: pixel value {int(pixels[row, col])} at row {row}, column {col} "
             "is outside 0..255"
@@ -244,19 +244,18 @@ def read_parquet(path: Path) -> DigitBatch:
         missing = {"label", "pixels"} - set(rel.columns)
         if missing:
             raise SourceError(f"{path}: Parquet file lacks column(s) {', '.join(sorted(missing))}")
-        rows = rel.select("len(pixels) AS n, pixels, label").to_arrow_table()
+        rows = rel.select("pixels, label").to_arrow_table()
     except duckdb.Error as exc:
         raise SourceError(f"{path}: cannot read as Parquet: {exc}") from exc
     finally:
         con.close()
-    if rows.num_rows and set(rows["n"].to_pylist()) != {PIXELS}:
-        raise SourceError(f"{path}: every pixels list must hold 784 values")
-    flat = rows["pixels"].combine_chunks().flatten().to_numpy(zero_copy_only=False)
-    pixels = flat.astype(np.int64).reshape(-1, PIXELS)
-    labels = rows["label"].to_numpy().astype(np.int64)
-    _check_range(path, pixels)
+    try:
+        _, pixels = arrow_matrix(rows["pixels"], str(path), keep_nulls=False, whole=True)
+    except PixelError as exc:
+        raise SourceError(str(exc)) from exc
+    labels = _integral(path, "label", rows["label"].to_numpy())
     _check_labels(path, labels)
-    return DigitBatch(pixels.astype(np.uint8), labels.astype(np.uint8), _source_name(path))
+    return DigitBatch(pixels, labels.astype(np.uint8), _source_name(path))
 
 
 def _source_name(path: Path) -> str:

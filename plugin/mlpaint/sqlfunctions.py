@@ -18,13 +18,13 @@ from contextlib import contextmanager
 import duckdb
 import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from mlpaint import db, registry, scoring
+from mlpaint.pixels import N_CLASSES as DIGITS
+from mlpaint.pixels import N_PIXELS as PIXELS
+from mlpaint.pixels import arrow_matrix
 from mlpaint.registry import LoadedModel
 
-PIXELS = 784
-DIGITS = 10
 # Type names, not duckdb.sqltype() objects: building those at import starts DuckDB's default
 # instance, whose threads a forked server worker would inherit (and crash on at exit).
 PIXELS_TYPE = "DOUBLE[]"  # every numeric list casts to it implicitly
@@ -146,20 +146,7 @@ def pixels_matrix(
     function: str, column: pa.ChunkedArray | pa.Array
 ) -> tuple[np.ndarray, np.ndarray]:
     """Turn a list column into (valid mask, (n_valid, 784) uint8 pixels), or raise naming it."""
-    array, valid = _with_valid_mask(column)
-    present = array.filter(pa.array(valid))
-    lengths = pc.list_value_length(present).to_numpy(zero_copy_only=False)
-    if len(lengths) and (lengths != PIXELS).any():
-        bad = int(lengths[lengths != PIXELS][0])
-        raise ValueError(f"{function}: pixels must hold 784 values, got a list of {bad}")
-    flat = present.flatten()
-    if flat.null_count:
-        raise ValueError(f"{function}: pixels must not contain NULL values")
-    values = flat.to_numpy(zero_copy_only=False)
-    # Written so that NaN (whose comparisons are all false) fails it too, in two passes.
-    if len(values) and not (values.min() >= 0 and values.max() <= 255):
-        raise ValueError(f"{function}: pixel values must lie in 0..255")
-    return valid, np.rint(values).astype(np.uint8).reshape(-1, PIXELS)
+    return arrow_matrix(column, function, keep_nulls=True, whole=False)
 
 
 def _with_valid_mask(column: pa.ChunkedArray | pa.Array) -> tuple[pa.Array, np.ndarray]:

@@ -12,11 +12,10 @@ from dataclasses import dataclass
 import duckdb
 import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from mlpaint import sqlguard
 from mlpaint.experiment import ConfigError, ExperimentConfig, fold_query
-from mlpaint.preprocess import N_PIXELS
+from mlpaint.pixels import N_CLASSES, N_PIXELS, PixelError, arrow_matrix
 
 _INT32 = (np.iinfo(np.int32).min, np.iinfo(np.int32).max)
 
@@ -86,7 +85,7 @@ def load_rows(
     if table.num_rows == 0:
         raise ConfigError(f"{key} selects no rows")
     pixels = _pixel_matrix(table.column("features"), key)
-    labels = _integers(table.column("label"), key, "label", 0, 9).astype(np.uint8)
+    labels = _integers(table.column("label"), key, "label", 0, N_CLASSES - 1).astype(np.uint8)
     ids = None
     if "id" in table.column_names:
         ids = _integers(table.column("id"), key, "id", *_INT32).astype(np.int32)
@@ -97,23 +96,11 @@ def load_rows(
 
 
 def _pixel_matrix(column: pa.ChunkedArray, key: str) -> np.ndarray:
-    """A list column of 784 numbers 0..255 per row as an (n,784) uint8 matrix, without a loop."""
-    array = column.combine_chunks()
-    if array.null_count:
-        raise ConfigError(f"{key}: features is NULL in {array.null_count} rows")
-    if pa.types.is_fixed_size_list(array.type):
-        bad = [] if array.type.list_size == N_PIXELS else [array.type.list_size]
-    else:
-        lengths = pc.list_value_length(array).to_numpy(zero_copy_only=False)
-        bad = lengths[lengths != N_PIXELS][:1].tolist()
-    if bad:
-        raise ConfigError(f"{key}: features must have {N_PIXELS} values, a row has {bad[0]}")
-    values = array.flatten()
-    numeric = pa.types.is_integer(values.type) or pa.types.is_floating(values.type)
-    if values.null_count or not numeric:
-        raise ConfigError(f"{key}: features must be non-NULL numbers 0..255")
-    flat = _in_range(values.to_numpy(zero_copy_only=False), key, "features", 0, 255)
-    return flat.astype(np.uint8, copy=False).reshape(len(array), N_PIXELS)
+    """A list column of 784 whole numbers 0..255 a row, no NULL row, as an (n,784) uint8 matrix."""
+    try:
+        return arrow_matrix(column, key, "features", keep_nulls=False, whole=True)[1]
+    except PixelError as exc:
+        raise ConfigError(str(exc)) from exc
 
 
 def _integers(column: pa.ChunkedArray, key: str, name: str, low: int, high: int) -> np.ndarray:

@@ -11,8 +11,8 @@ from flask import request
 
 from mlpaint import images
 from mlpaint.api.errors import APIError, bad_request
+from mlpaint.pixels import INK, N_PIXELS
 
-PIXELS = 784
 NUMBER_TYPES = {int, float}  # bool is a subclass of int, but not a pixel value
 
 
@@ -88,7 +88,7 @@ def pixels_from_list(values: Any) -> np.ndarray:
     """Check a list of 784 numbers 0..255 and return it as uint8."""
     if not isinstance(values, list):
         raise bad_request('"pixels" must be a list of 784 numbers')
-    if len(values) != PIXELS:
+    if len(values) != N_PIXELS:
         raise bad_request(
             f'"pixels" must hold 784 numbers, got {len(values)}', {"length": len(values)}
         )
@@ -97,7 +97,7 @@ def pixels_from_list(values: Any) -> np.ndarray:
         index = next(i for i, v in enumerate(values) if type(v) not in NUMBER_TYPES)
         raise bad_request(f'"pixels"[{index}] is not a number', {"index": index})
     array = np.asarray(values, dtype=np.float64)
-    outside = (array < 0) | (array > 255)
+    outside = (array < 0) | (array > INK)
     if outside.any():
         index = int(np.argmax(outside))
         raise bad_request(

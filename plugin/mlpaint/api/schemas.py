@@ -4,16 +4,23 @@ from __future__ import annotations
 
 from typing import Any
 
+from mlpaint.pixels import INK, N_CLASSES, N_PIXELS
+
 PIXELS = {
     "type": "array",
     "description": "28x28 row-major, 0 = paper, 255 = ink",
-    "items": {"type": "number", "minimum": 0, "maximum": 255},
-    "minItems": 784,
-    "maxItems": 784,
+    "items": {"type": "number", "minimum": 0, "maximum": INK},
+    "minItems": N_PIXELS,
+    "maxItems": N_PIXELS,
 }
-SEEN_PIXELS = {**PIXELS, "items": {"type": "integer", "minimum": 0, "maximum": 255}}
-FLOATS_10 = {"type": "array", "items": {"type": "number"}, "minItems": 10, "maxItems": 10}
-DIGIT = {"type": "integer", "minimum": 0, "maximum": 9}
+SEEN_PIXELS = {**PIXELS, "items": {"type": "integer", "minimum": 0, "maximum": INK}}
+FLOATS_10 = {
+    "type": "array",
+    "items": {"type": "number"},
+    "minItems": N_CLASSES,
+    "maxItems": N_CLASSES,
+}
+DIGIT = {"type": "integer", "minimum": 0, "maximum": N_CLASSES - 1}
 IMAGE = {
     "type": "string",
     "description": "A data URL (data:image/png;base64,...) or bare base64 of an image. Too "
