@@ -8,10 +8,11 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import duckdb
 from flask import Flask
 from gunicorn.app.base import BaseApplication
 
-from mlpaint import db
+from mlpaint import db, registry
 from mlpaint.app import create_app
 from mlpaint.worker import BufferedWSGI, Worker
 
@@ -64,6 +65,25 @@ def withdraw(db_path: Path, pid: int) -> None:
         pass  # gone, unreadable, or another's: not ours to remove
 
 
+def check_database(path: Path, *, writable: bool) -> None:
+    """Open the database as a worker will and read what it reads first, then close it.
+
+    A file that is locked, unwritable or damaged then fails here, in one line, before any
+    worker is forked or "serving" is said; in the workers it would fail once in each.
+    """
+    con = db.connect(path, read_only=not writable)
+    try:
+        ref = registry.active_model_ref(con)
+        if ref is not None:  # a worker loads the active model first: read its bytes
+            db.query_one(
+                con, "SELECT octet_length(model) FROM models WHERE name = ? AND version = ?", [*ref]
+            )
+    except duckdb.Error as exc:
+        raise db.DatabaseError(f"{path} is damaged ({db.error_reason(exc)})") from exc
+    finally:
+        con.close()
+
+
 class _Gunicorn(BaseApplication):  # type: ignore[misc]
     """gunicorn run from Python: each worker process builds its own app (and DuckDB connection)."""
 
@@ -80,7 +100,7 @@ class _Gunicorn(BaseApplication):  # type: ignore[misc]
     def load(self) -> BufferedWSGI:
         try:
             app = create_app(self.app_config)
-        except (db.DatabaseBusyError, db.DatabaseError, FileNotFoundError) as exc:
+        except (db.DatabaseBusyError, db.DatabaseError, FileNotFoundError, duckdb.Error) as exc:
             print(f"mlpaint serve: {exc}", file=sys.stderr, flush=True)
             sys.exit(3)  # gunicorn's "worker failed to boot": the master stops too
         limit = app.config["MAX_CONTENT_LENGTH"]
@@ -104,9 +124,7 @@ def serve(
     database is opened and closed here first, which leaves no threads behind.
     """
     path = db.existing_db_path(db_path)
-    # Fail here, in one line, before forking workers or saying "serving": a file that is
-    # locked, damaged or unwritable would otherwise fail in every worker.
-    db.connect(path, read_only=not allow_training).close()
+    check_database(path, writable=allow_training)
     # Reading processes can share the file; the single writer must be one process.
     workers = 1 if allow_training else max(1, workers)
     url = f"http://{_display_host(host)}:{port}/"
