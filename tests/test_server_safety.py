@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import json
 import socket
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -14,7 +12,7 @@ import duckdb
 import pytest
 import requests
 
-from conftest import running_server
+from conftest import announcement, cli, running_server
 
 SCORER = "/v1/functions/scorer/application"
 STALLS = {
@@ -24,12 +22,6 @@ STALLS = {
         "Content-Length: 1000\r\n\r\n{"
     ).encode(),
 }
-
-
-def cli(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "mlpaint", *args], capture_output=True, text=True, timeout=300
-    )
 
 
 def stall(base: str, count: int) -> list[socket.socket]:
@@ -114,11 +106,6 @@ def test_chunked_bodies_are_read_and_capped(live_server: str) -> None:
     answer = requests.post(live_server + SCORER, data=chunks(big), headers=headers, timeout=60)
     assert answer.status_code == 413
     assert answer.json()["error"]["status"] == 413
-
-
-def announcement(db: Path) -> dict | None:
-    path = db.with_name(db.name + ".server.json")
-    return json.loads(path.read_text()) if path.exists() else None
 
 
 def test_a_server_that_cannot_lock_the_file_leaves_the_first_ones_announcement(
