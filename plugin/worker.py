@@ -160,7 +160,9 @@ def wsgi_environ(scope: Message, body: bytes) -> dict[str, Any]:
             continue
         key = key if key == "CONTENT_TYPE" else "HTTP_" + key
         text = value.decode("latin-1")
-        environ[key] = f"{environ[key]},{text}" if key in environ else text
+        if key in environ:  # a repeated header: one value, as gunicorn's own workers give
+            text = environ[key] + ("; " if key == "HTTP_COOKIE" else ",") + text
+        environ[key] = text
     return environ
 
 
