@@ -158,9 +158,10 @@ def serve(
 
 
 def _close_database(_: Any, worker: Any) -> None:
-    """Close a worker's DuckDB connection before the interpreter shuts down."""
+    """Close a worker's DuckDB connection, once no request uses it, before the interpreter ends."""
     app = getattr(worker, "asgi", None)
     if isinstance(app, BufferedWSGI) and isinstance(app.app, Flask):
+        app.close()  # DuckDB refuses to close a connection a request thread is using
         app.app.extensions["mlpaint"].close()
 
 

@@ -74,6 +74,10 @@ class BufferedWSGI:
         await send({"type": "http.response.start", "status": status, "headers": headers})
         await send({"type": "http.response.body", "body": content})
 
+    def close(self) -> None:
+        """Wait for the requests still running (their connections may be gone already)."""
+        self.pool.shutdown(wait=True, cancel_futures=True)
+
     def _run(self, environ: dict[str, Any]) -> tuple[int, Headers, bytes]:
         """Call the WSGI app and collect its whole response (no route here streams)."""
         started: list[Any] = []
