@@ -77,6 +77,8 @@ def _open_error(db_path: Path, exc: duckdb.Error, *, writing: bool) -> RuntimeEr
     if isinstance(exc, duckdb.IOException) and "could not set lock" in reason.lower():
         return DatabaseBusyError(_busy_message(db_path))
     if writing and any(os.strerror(code) in reason for code in _UNWRITABLE):
+        if not db_path.exists():
+            return DatabaseReadOnlyError(f"{db_path} cannot be created ({reason})")
         return DatabaseReadOnlyError(
             f"{db_path} cannot be written ({reason}); commands that only read it still work, "
             "and `mlpaint serve` without --allow-training serves it"

@@ -108,6 +108,9 @@ def test_an_unwritable_database_is_read_and_served_but_not_written(
     for command, args in WRITING.items():
         line = assert_one_line(cli(*command_line(command, args, db)), command)
         assert "cannot be written" in line
+    if where == "read-only filesystem":
+        line = assert_one_line(cli("import", "--db", str(db.with_name("new.duckdb"))), "import")
+        assert "cannot be created" in line
     counted = cli("sql", "--db", str(db), "--format", "csv", "SELECT count(*) AS n FROM digits")
     assert counted.returncode == 0 and counted.stdout == "n\n3000\n"
     with running_server(db) as base:
