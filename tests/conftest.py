@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import gzip
+import json
 import os
 import signal
 import socket
@@ -162,6 +163,21 @@ def trained_db_template(tmp_path_factory: pytest.TempPathFactory, small_db_templ
 def trained_db(tmp_path: Path, trained_db_template: Path) -> Path:
     """A fresh copy of the trained database."""
     return copy_db(trained_db_template, tmp_path)
+
+
+def cli(*args: str) -> subprocess.CompletedProcess[str]:
+    """Run the real `mlpaint` command line in a subprocess."""
+    return subprocess.run(
+        [sys.executable, "-m", "mlpaint", *args], capture_output=True, text=True, timeout=300
+    )
+
+
+def announcement(db: Path) -> dict | None:
+    """What a running server announced beside ``db``, or None."""
+    from mlpaint.server import announcement_path
+
+    path = announcement_path(db)
+    return json.loads(path.read_text()) if path.exists() else None
 
 
 def free_port() -> int:

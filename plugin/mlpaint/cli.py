@@ -36,8 +36,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     except CommandError as exc:
         print(f"mlpaint {args.command}: {exc}", file=sys.stderr)
         return exc.status
-    except (db.DatabaseBusyError, db.MissingDatabaseError) as exc:
+    except (db.DatabaseBusyError, db.DatabaseError, db.MissingDatabaseError) as exc:
         print(f"mlpaint {args.command}: {exc}", file=sys.stderr)
+        return 1
+    except duckdb.Error as exc:
+        # A file damaged past the parts DuckDB checks on opening fails on reading instead.
+        path = db.resolve_db_path(args.db)
+        print(f"mlpaint {args.command}: {path}: {db.error_reason(exc)}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print(f"mlpaint {args.command}: interrupted; nothing was written", file=sys.stderr)
@@ -112,11 +117,11 @@ def _read_text(path: Path) -> str:
 
 
 def _open_for_sql(path: str | None) -> duckdb.DuckDBPyConnection:
-    """Open read-write; when a server holds the file, read-only is still possible beside it."""
+    """Open read-write; read-only beside a server holding the file, or where it is unwritable."""
     db.existing_db_path(path)
     try:
         return db.connect(path)
-    except db.DatabaseBusyError:
+    except (db.DatabaseBusyError, db.DatabaseReadOnlyError):
         return db.connect(path, read_only=True)
 
 

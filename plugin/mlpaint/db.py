@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import re
 from collections.abc import Iterator
@@ -26,6 +27,14 @@ class MissingDatabaseError(FileNotFoundError):
 
 class DatabaseBusyError(RuntimeError):
     """The database file is locked by another process (typically a running server)."""
+
+
+class DatabaseError(RuntimeError):
+    """The file cannot be used as a database: not a DuckDB file, damaged, or unreadable."""
+
+
+class DatabaseReadOnlyError(DatabaseError):
+    """The database can be read but not written (read-only filesystem, immutable file)."""
 
 
 def default_db_path() -> Path:
@@ -52,14 +61,18 @@ def connect(
     read_only: bool = False,
     config: dict[str, str | int | bool] | None = None,
 ) -> duckdb.DuckDBPyConnection:
-    """Open the database file, turning DuckDB's lock conflict into ``DatabaseBusyError``."""
+    """Open the database file; a file DuckDB cannot use raises one of this module's errors.
+
+    A lock conflict is ``DatabaseBusyError``; a file that cannot be written, read, or is not
+    a (whole) DuckDB database is ``DatabaseError``, with DuckDB's reason in the message.
+    """
     db_path = existing_db_path(path) if read_only else resolve_db_path(path)
     try:
         con = duckdb.connect(str(db_path), read_only=read_only, config=config or {})
-    except duckdb.IOException as exc:
-        if "lock" in str(exc).lower():
-            raise DatabaseBusyError(_busy_message(db_path)) from exc
-        raise
+    except duckdb.InvalidInputException:
+        raise  # a bad config value: a caller's mistake, not the file's
+    except duckdb.Error as exc:
+        raise _open_error(db_path, exc, writing=not read_only) from exc
     if not read_only:
         upgrade_folds(con)
     return con
@@ -86,6 +99,31 @@ def _macro_count(con: duckdb.DuckDBPyConnection, names: tuple[str, ...]) -> int:
         [list(names)],
     )
     return int(row[0]) if row else 0
+
+
+def _open_error(db_path: Path, exc: duckdb.Error, *, writing: bool) -> RuntimeError:
+    reason = error_reason(exc)
+    if isinstance(exc, duckdb.IOException) and "could not set lock" in reason.lower():
+        return DatabaseBusyError(_busy_message(db_path))
+    if writing and any(os.strerror(code) in reason for code in _UNWRITABLE):
+        if not db_path.exists():
+            return DatabaseReadOnlyError(f"{db_path} cannot be created ({reason})")
+        return DatabaseReadOnlyError(
+            f"{db_path} cannot be written ({reason}); commands that only read it still work, "
+            "and `mlpaint serve` without --allow-training serves it"
+        )
+    return DatabaseError(f"{db_path} is not a usable DuckDB database, or it is damaged ({reason})")
+
+
+def error_reason(exc: BaseException) -> str:
+    """The first line of an error's message (DuckDB's can run over several lines)."""
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
+# The errors opening a file for writing gives on a read-only filesystem, an immutable file,
+# or a file without write permission; DuckDB puts strerror's text in its message.
+_UNWRITABLE = (errno.EROFS, errno.EPERM, errno.EACCES)
 
 
 def _busy_message(db_path: Path) -> str:

@@ -127,4 +127,5 @@ def _arrow_table(batches: list[DigitBatch]) -> pa.Table:
 def _remove_database(path: Path) -> None:
     """Remove a database file this import created, so a failure leaves no trace."""
     for leftover in (path, path.with_name(path.name + ".wal")):
-        leftover.unlink(missing_ok=True)
+        if leftover.exists():  # unlink(missing_ok=True) still fails on a read-only filesystem
+            leftover.unlink()

@@ -8,11 +8,13 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import duckdb
 from flask import Flask
 from gunicorn.app.base import BaseApplication
 
-from mlpaint import db
+from mlpaint import db, registry
 from mlpaint.app import create_app
+from mlpaint.worker import BufferedWSGI, Worker
 
 
 def announcement_path(db_path: Path) -> Path:
@@ -31,24 +33,78 @@ def running_server(db_path: str | os.PathLike[str] | None) -> dict[str, Any] | N
     return info
 
 
+def announce(db_path: Path, info: dict[str, Any]) -> str | None:
+    """Write the announcement for ``db_path``; None when written, else why not.
+
+    The first server to announce keeps the file: a second read-only server beside it serves
+    unannounced. A stale file (its server gone) is replaced.
+    """
+    path = announcement_path(db_path)
+    for _ in range(2):
+        try:
+            with path.open("x", encoding="utf-8") as handle:
+                handle.write(json.dumps(info))
+            return None
+        except FileExistsError:
+            other = running_server(db_path)
+            if other is not None:
+                return f"{path} announces the server at {other['url']} (pid {other['pid']})"
+            path.unlink(missing_ok=True)  # stale: its server is gone
+        except OSError as exc:
+            return f"cannot write {path} ({exc.strerror})"
+    return f"{path} was taken by another server starting at the same time"
+
+
+def withdraw(db_path: Path, pid: int) -> None:
+    """Remove the announcement, if it is still the one process ``pid`` wrote."""
+    path = announcement_path(db_path)
+    try:
+        if json.loads(path.read_text())["pid"] == pid:
+            path.unlink()
+    except (OSError, ValueError, KeyError, TypeError):
+        pass  # gone, unreadable, or another's: not ours to remove
+
+
+def check_database(path: Path, *, writable: bool) -> None:
+    """Open the database as a worker will and read what it reads first, then close it.
+
+    A file that is locked, unwritable or damaged then fails here, in one line, before any
+    worker is forked or "serving" is said; in the workers it would fail once in each.
+    """
+    con = db.connect(path, read_only=not writable)
+    try:
+        ref = registry.active_model_ref(con)
+        if ref is not None:  # a worker loads the active model first: read its bytes
+            db.query_one(
+                con, "SELECT octet_length(model) FROM models WHERE name = ? AND version = ?", [*ref]
+            )
+    except duckdb.Error as exc:
+        raise db.DatabaseError(f"{path} is damaged ({db.error_reason(exc)})") from exc
+    finally:
+        con.close()
+
+
 class _Gunicorn(BaseApplication):  # type: ignore[misc]
     """gunicorn run from Python: each worker process builds its own app (and DuckDB connection)."""
 
-    def __init__(self, app_config: dict[str, Any], options: dict[str, Any]) -> None:
+    def __init__(self, app_config: dict[str, Any], options: dict[str, Any], threads: int) -> None:
         self.app_config = app_config
         self.options = options
+        self.threads = threads
         super().__init__()
 
     def load_config(self) -> None:
         for key, value in self.options.items():
             self.cfg.set(key, value)
 
-    def load(self) -> Flask:
+    def load(self) -> BufferedWSGI:
         try:
-            return create_app(self.app_config)
-        except (db.DatabaseBusyError, FileNotFoundError) as exc:
+            app = create_app(self.app_config)
+        except (db.DatabaseBusyError, db.DatabaseError, FileNotFoundError, duckdb.Error) as exc:
             print(f"mlpaint serve: {exc}", file=sys.stderr, flush=True)
             sys.exit(3)  # gunicorn's "worker failed to boot": the master stops too
+        limit = app.config["MAX_CONTENT_LENGTH"]
+        return BufferedWSGI(app, threads=self.threads, max_body=limit)
 
 
 def serve(
@@ -63,47 +119,50 @@ def serve(
 ) -> int:
     """Serve the API and paint page with gunicorn until interrupted (Ctrl-C or SIGTERM).
 
-    Call it from a process that has not opened DuckDB or trained (``mlpaint demo`` execs a
-    fresh ``mlpaint serve``): workers are forked, and forked thread pools are not safe.
+    Call it from a process that has not trained or left DuckDB open (``mlpaint demo`` execs a
+    fresh ``mlpaint serve``): workers are forked, and forked thread pools are not safe. The
+    database is opened and closed here first, which leaves no threads behind.
     """
     path = db.existing_db_path(db_path)
+    check_database(path, writable=allow_training)
     # Reading processes can share the file; the single writer must be one process.
     workers = 1 if allow_training else max(1, workers)
     url = f"http://{_display_host(host)}:{port}/"
     mode = "read-write, training allowed" if allow_training else "read-only"
-    announcement = announcement_path(path)
-    info = {"url": url, "pid": os.getpid(), "allow_training": allow_training}
+    pid = os.getpid()
+    info = {"url": url, "pid": pid, "allow_training": allow_training}
 
     def when_ready(_: Any) -> None:
-        announcement.write_text(json.dumps(info))
+        unannounced = announce(path, info)
+        if unannounced:
+            print(f"mlpaint serve: {unannounced}; serving unannounced", file=sys.stderr)
         print(f"{ready_message}mlpaint serving {path} ({mode}) at {url}", flush=True)
-
-    def on_exit(_: Any) -> None:
-        announcement.unlink(missing_ok=True)
 
     options = {
         "bind": f"{host}:{port}",
         "workers": workers,
-        "worker_class": "gthread",
-        "threads": max(1, threads),
-        "timeout": 120,
+        "worker_class": Worker,
+        "asgi_lifespan": "off",
+        "timeout": 30,  # also the longest pause allowed inside a request body
         "graceful_timeout": 10,
         "limit_request_line": 8190,  # a GET scorer call carries 784 pixels in its URL
         "loglevel": "warning",
         "accesslog": None,
         "when_ready": when_ready,
-        "on_exit": on_exit,
+        "on_exit": lambda _: withdraw(path, pid),
         "worker_exit": _close_database,
     }
-    _Gunicorn({"DATABASE": str(path), "ALLOW_TRAINING": allow_training}, options).run()
+    app_config = {"DATABASE": str(path), "ALLOW_TRAINING": allow_training}
+    _Gunicorn(app_config, options, threads).run()
     return 0
 
 
 def _close_database(_: Any, worker: Any) -> None:
-    """Close a worker's DuckDB connection before the interpreter shuts down."""
-    app = getattr(worker, "wsgi", None)
-    if isinstance(app, Flask):
-        app.extensions["mlpaint"].close()
+    """Close a worker's DuckDB connection, once no request uses it, before the interpreter ends."""
+    app = getattr(worker, "asgi", None)
+    if isinstance(app, BufferedWSGI) and isinstance(app.app, Flask):
+        app.close()  # DuckDB refuses to close a connection a request thread is using
+        app.app.extensions["mlpaint"].close()
 
 
 def _display_host(host: str) -> str:

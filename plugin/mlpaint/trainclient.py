@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import http.client
 import json
 import os
 import signal
@@ -12,6 +13,7 @@ import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 from tqdm import tqdm
 
@@ -70,7 +72,7 @@ def activate_command(db_path: PathLike, name: str, version: int | None) -> int:
     except db.DatabaseBusyError:
         url = _writable_server(db_path, need_training=True)
         body = {"version": version} if version is not None else {}
-        ref = _call(url, "POST", f"v1/models/{name}/activate", body)["active"]
+        ref = _call(url, "POST", f"v1/models/{quote(name, safe='')}/activate", body)["active"]
         print(f"active model: {ref['name']} version {ref['version']} (the server switched to it)")
         return 0
     try:
@@ -204,7 +206,17 @@ def _call(base: str, method: str, path: str, body: dict[str, Any] | None = None)
         with urllib.request.urlopen(request, timeout=30) as response:
             return json.loads(response.read())
     except urllib.error.HTTPError as exc:
-        message = json.loads(exc.read() or b"{}").get("error", {}).get("message", exc.reason)
-        raise CommandError(f"the server answered {exc.code}: {message}") from exc
+        raise CommandError(f"the server answered {exc.code}: {_error_message(exc)}") from exc
     except urllib.error.URLError as exc:
         raise CommandError(f"cannot reach the server at {base}: {exc.reason}") from exc
+    except (OSError, http.client.HTTPException, ValueError) as exc:
+        # A timeout, a dropped connection, or an answer that is not JSON.
+        raise CommandError(f"no usable answer from the server at {base}: {exc}") from exc
+
+
+def _error_message(exc: urllib.error.HTTPError) -> str:
+    """The message of the server's JSON error, or the HTTP reason when it sent none."""
+    try:
+        return str(json.loads(exc.read())["error"]["message"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return str(exc.reason)

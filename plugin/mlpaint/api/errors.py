@@ -26,10 +26,14 @@ def bad_request(message: str, details: Any = None) -> APIError:
     return APIError(400, message, details)
 
 
+def error_body(status: int, message: str, details: Any = None) -> dict[str, Any]:
+    """The one error shape, for the app's answers and for the server's own."""
+    return {"error": {"status": status, "message": message, "details": details}}
+
+
 def error_response(status: int, message: str, details: Any = None) -> tuple[Response, int]:
     """The JSON error body with its status code."""
-    body = {"error": {"status": status, "message": message, "details": details}}
-    return jsonify(body), status
+    return jsonify(error_body(status, message, details)), status
 
 
 def register_error_handlers(app: Flask) -> None:
