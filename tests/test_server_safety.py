@@ -139,12 +139,8 @@ def test_of_two_read_only_servers_each_removes_only_its_own_announcement(
 def test_models_activate_url_encodes_the_name(trained_db: Path) -> None:
     odd = "small 2?#%"  # a name written with SQL (or by another version) can hold anything
     con = duckdb.connect(str(trained_db))
-    for table, column in [
-        ("models", "name"),
-        ("model_confusion", "model"),
-        ("model_predictions", "model"),
-    ]:
-        con.execute(f"UPDATE {table} SET {column} = ? WHERE {column} = 'small2'", [odd])
+    for table in ("models", "model_confusion", "model_predictions"):
+        con.execute(f"UPDATE {table} SET name = ? WHERE name = 'small2'", [odd])
     con.close()
     with running_server(trained_db, "--allow-training") as base:
         activated = cli("models", "--db", str(trained_db), "activate", odd)
