@@ -174,7 +174,7 @@ def cli(*args: str) -> subprocess.CompletedProcess[str]:
 
 def announcement(db: Path) -> dict | None:
     """What a running server announced beside ``db``, or None."""
-    from mlpaint.server import announcement_path
+    from mlpaint.announcement import announcement_path
 
     path = announcement_path(db)
     return json.loads(path.read_text()) if path.exists() else None

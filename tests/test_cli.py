@@ -87,3 +87,11 @@ def test_env_var_chooses_the_database(small_db: Path, monkeypatch, capsys) -> No
     monkeypatch.setenv("MLPAINT_DB", str(small_db))
     assert main(["sql", "--format", "csv", "SELECT count(*) AS n FROM digits"]) == 0
     assert capsys.readouterr().out == "n\n3000\n"
+
+
+def test_sql_reads_only_unless_told_to_write(small_db: Path, capsys) -> None:
+    assert main(["sql", "--db", str(small_db), "CREATE TABLE notes AS SELECT 1 AS x"]) == 1
+    assert "read-only" in capsys.readouterr().err
+    assert main(["sql", "--db", str(small_db), "--write", "CREATE TABLE notes AS SELECT 1"]) == 0
+    assert main(["sql", "--db", str(small_db), "--format", "csv", "FROM notes"]) == 0
+    assert capsys.readouterr().out.splitlines()[-1] == "1"

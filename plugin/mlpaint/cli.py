@@ -11,17 +11,8 @@ from pathlib import Path
 import duckdb
 
 from mlpaint import __version__, db
+from mlpaint.commanderror import EXIT_BAD_INPUT, CommandError
 from mlpaint.sqlrunner import FORMATS
-
-EXIT_BAD_INPUT = 2
-
-
-class CommandError(Exception):
-    """A failure to report as one line on stderr, with an exit status."""
-
-    def __init__(self, message: str, status: int = 1) -> None:
-        super().__init__(message)
-        self.status = status
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -90,6 +81,11 @@ def _configure_sql(p: argparse.ArgumentParser) -> None:
     p.add_argument("query", nargs="?", help="SQL to run (or use -f FILE)")
     p.add_argument("-f", "--file", type=Path, help="a SQL script to run")
     p.add_argument("--format", choices=FORMATS, default="table")
+    p.add_argument(
+        "--write",
+        action="store_true",
+        help="open the database read-write, so statements may change it (default: read-only)",
+    )
 
 
 def _cmd_sql(args: argparse.Namespace) -> int:
@@ -98,7 +94,7 @@ def _cmd_sql(args: argparse.Namespace) -> int:
     if bool(args.query) == bool(args.file):
         raise CommandError("give a QUERY or -f FILE (one of them)", EXIT_BAD_INPUT)
     text = args.query or _read_text(args.file)
-    con = _open_for_sql(args.db)
+    con = _open_for_sql(args.db, write=args.write)
     try:
         _register_functions(con)
         print_results(con, text, args.format, sys.stdout)
@@ -116,13 +112,10 @@ def _read_text(path: Path) -> str:
         raise CommandError(f"cannot read {path}: {exc.strerror}", EXIT_BAD_INPUT) from exc
 
 
-def _open_for_sql(path: str | None) -> duckdb.DuckDBPyConnection:
-    """Open read-write; read-only beside a server holding the file, or where it is unwritable."""
+def _open_for_sql(path: str | None, *, write: bool) -> duckdb.DuckDBPyConnection:
+    """Read-only unless ``write``: user SQL runs on a connection that cannot change the file."""
     db.existing_db_path(path)
-    try:
-        return db.connect(path)
-    except (db.DatabaseBusyError, db.DatabaseReadOnlyError):
-        return db.connect(path, read_only=True)
+    return db.connect(path, read_only=not write)
 
 
 def _register_functions(con: duckdb.DuckDBPyConnection) -> None:

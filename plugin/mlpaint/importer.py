@@ -10,10 +10,10 @@ from pathlib import Path
 import duckdb
 import numpy as np
 import pyarrow as pa
-from tqdm import tqdm
 
 from mlpaint import db
 from mlpaint.pixels import N_PIXELS
+from mlpaint.progress import Progress
 from mlpaint.sources import DigitBatch, read_source, read_vendored, scratch_dir
 
 
@@ -66,8 +66,10 @@ def _read_all(sources: list[str] | None, progress: bool) -> list[DigitBatch]:
         return read_vendored()
     with scratch_dir() as workdir:
         batches: list[DigitBatch] = []
-        for spec in tqdm(sources, desc="reading sources", unit="file", disable=_quiet(progress)):
-            batches.extend(read_source(spec, Path(workdir)))
+        with Progress(len(sources), "reading sources", "file", enabled=progress) as bar:
+            for spec in sources:
+                batches.extend(read_source(spec, Path(workdir)))
+                bar.update()
     return batches
 
 
@@ -90,7 +92,7 @@ def _write(path: Path, batches: list[DigitBatch], progress: bool) -> int:
 
 def _replace_rows(con: duckdb.DuckDBPyConnection, table: pa.Table, progress: bool) -> None:
     """Schema, rows and fold views in one transaction."""
-    with db.transaction(con), tqdm(total=2, desc="writing", disable=_quiet(progress)) as bar:
+    with db.transaction(con), Progress(2, "writing", "step", enabled=progress) as bar:
         db.run_script(con, "schema.sql")
         con.execute("DELETE FROM digits")
         con.register("incoming_digits", table)
@@ -102,11 +104,6 @@ def _replace_rows(con: duckdb.DuckDBPyConnection, table: pa.Table, progress: boo
         bar.update()
         db.run_script(con, "folds.sql")
         bar.update()
-
-
-def _quiet(progress: bool) -> bool | None:
-    """tqdm's ``disable``: None hides the bar when stderr is not a terminal."""
-    return None if progress else True
 
 
 def _arrow_table(batches: list[DigitBatch]) -> pa.Table:

@@ -14,6 +14,7 @@ from mlpaint.knobs import Bounds, bounds_relaxed, check_knobs, table
 from mlpaint.merge import merge_boosters
 from mlpaint.pixels import N_CLASSES, numpy_rows
 from mlpaint.preprocess import AugmentSpec, augment, deskew
+from mlpaint.progress import Progress
 
 _MAGIC = b"MLPAINT-BBT1\n"
 MAX_ROUNDS = 5000
@@ -144,29 +145,6 @@ def _train_bag(
     return lightgbm.Booster(model_str=booster.model_to_string(num_iteration=best))
 
 
-class _Progress:
-    """Counts rounds across bags for tqdm and the on_round callback."""
-
-    def __init__(self, total: int, bar: bool, on_round: Callable[[int, int], None] | None) -> None:
-        from tqdm.auto import tqdm
-
-        self.total, self.done, self.on_round = total, 0, on_round
-        self.bar = tqdm(total=total, desc="training", unit="round", disable=not bar)
-
-    def tick(self, rounds: int = 1) -> None:
-        """Advance by ``rounds`` boosting rounds."""
-        self.done += rounds
-        self.bar.update(rounds)
-        if self.on_round is not None:
-            self.on_round(self.done, self.total)
-
-    def finish_bag(self, bag: int, max_iter: int) -> None:
-        """Count the rounds a bag skipped by stopping early, so the total is always reached."""
-        missing = (bag + 1) * max_iter - self.done
-        if missing > 0:
-            self.tick(missing)
-
-
 def softmax(scores: np.ndarray) -> np.ndarray:
     """Probabilities (float32) from raw scores, along the last axis."""
     s = np.asarray(scores, dtype=np.float64)
@@ -201,14 +179,13 @@ class BaggedBoostedTrees:
         pixels, labels = _check_training_data(pixels, labels)
         if spec.deskew:
             pixels = deskew(pixels)
-        tracker = _Progress(spec.bags * spec.max_iter, progress, on_round)
-        try:
+        total = spec.bags * spec.max_iter
+        with Progress(total, "training", "round", enabled=progress, on_update=on_round) as rounds:
             boosters = []
             for bag in range(spec.bags):
-                boosters.append(_train_bag(pixels, labels, spec, bag, tracker.tick))
-                tracker.finish_bag(bag, spec.max_iter)
-        finally:
-            tracker.bar.close()
+                boosters.append(_train_bag(pixels, labels, spec, bag, rounds.update))
+                # A bag that stopped early still counts all its rounds, so the total is reached.
+                rounds.advance_to((bag + 1) * spec.max_iter)
         return cls(spec, boosters)
 
     def prepare(self, pixels: np.ndarray) -> np.ndarray:

@@ -9,8 +9,10 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import duckdb
+from flask import current_app
 
 from mlpaint import db, registry, sqlfunctions
+from mlpaint.api.errors import APIError
 from mlpaint.registry import LoadedModel, ModelNotFoundError
 
 
@@ -90,3 +92,18 @@ class Serving:
                 "this server is read-only; start it with `mlpaint serve --allow-training` "
                 "to train or activate models through it"
             )
+
+
+def serving() -> Serving:
+    """The app's shared server state."""
+    return current_app.extensions["mlpaint"]
+
+
+def training_server() -> Serving:
+    """The server state when it accepts writes (training, activation); else 403."""
+    state = serving()
+    try:
+        state.require_training()
+    except PermissionError as exc:
+        raise APIError(403, str(exc)) from exc
+    return state

@@ -15,11 +15,10 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-from tqdm import tqdm
-
-from mlpaint import db, registry, server, training
-from mlpaint.cli import EXIT_BAD_INPUT, CommandError
+from mlpaint import announcement, db, registry, training
+from mlpaint.commanderror import EXIT_BAD_INPUT, CommandError
 from mlpaint.experiment import ConfigError, load_config
+from mlpaint.progress import Progress
 
 PathLike = str | os.PathLike[str] | None
 EXIT_INTERRUPTED = 130  # 128 + SIGINT, as shells report it
@@ -104,7 +103,7 @@ def format_models(models: list[dict[str, Any]]) -> str:
 def _writable_server(db_path: PathLike, *, need_training: bool) -> str:
     """The URL of the server holding the database, or a message saying what to do."""
     path = db.resolve_db_path(db_path)
-    info = server.running_server(path)
+    info = announcement.running_server(path)
     if info is None:
         raise CommandError(
             f"{path} is locked by another process that is not an mlpaint server; "
@@ -156,11 +155,11 @@ def _ctrl_c_held() -> Iterator[None]:
 
 def _follow(url: str, run_path: str, name: str) -> dict[str, Any]:
     """Poll a run, showing its progress, until it stops running."""
-    with tqdm(total=100, desc=f"training {name}", unit="%") as bar:
+    with Progress(100, f"training {name}", "percent") as bar:
         while True:
             state = _call(url, "GET", run_path)
-            bar.update(round(state["progress"] * 100) - bar.n)
-            bar.set_postfix_str(state["message"][:40])
+            bar.describe(state["message"][:40])
+            bar.advance_to(round(state["progress"] * 100))
             if state["state"] != "running":
                 return state
             time.sleep(0.5)

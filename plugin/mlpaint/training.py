@@ -73,7 +73,7 @@ def check_name(name: str) -> None:
         raise ConfigError(f"model name {name!r}: use a letter then letters, digits, _ - or .")
 
 
-class _Progress:
+class _FoldProgress:
     """Maps each fold's phases onto one 0..1 scale for ``on_progress``."""
 
     def __init__(self, n_folds: int, callback: ProgressFn | None) -> None:
@@ -103,7 +103,7 @@ def _run_fold(
     index: int,
     fold: Fold,
     bar: bool,
-    tracker: _Progress,
+    tracker: _FoldProgress,
 ) -> _FoldResult:
     """Load, fit and evaluate one fold."""
     tracker.report(index, 0.0, "loading rows")
@@ -156,7 +156,7 @@ def train(
     check_name(name)
     check_config(con, config)
     started = time.perf_counter()
-    tracker = _Progress(len(config.folds), on_progress)
+    tracker = _FoldProgress(len(config.folds), on_progress)
     results = [
         _run_fold(con, config, index, fold, progress, tracker)
         for index, fold in enumerate(config.folds)

@@ -11,9 +11,9 @@ from flask import Blueprint, request
 
 from mlpaint import scoring
 from mlpaint.api.errors import APIError, bad_request
-from mlpaint.api.functions import serving
 from mlpaint.api.inputs import query_digit
 from mlpaint.registry import ModelNotFoundError
+from mlpaint.serving import serving
 
 bp = Blueprint("digits", __name__, url_prefix="/v1/digits")
 

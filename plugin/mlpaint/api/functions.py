@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, current_app, request
+from flask import Blueprint, request
 
 from mlpaint import scoring
 from mlpaint.api import schemas
@@ -21,27 +21,12 @@ from mlpaint.api.inputs import (
     query_json,
 )
 from mlpaint.registry import LoadedModel, ModelNotFoundError
-from mlpaint.serving import Serving
+from mlpaint.serving import serving
 
 bp = Blueprint("functions", __name__, url_prefix="/v1/functions")
 
 # The explainer's options, given beside "input" or inside it (MLDB passes every input there).
 EXPLAINER_OPTIONS = tuple(schemas.EXPLAINER_OPTIONS)
-
-
-def serving() -> Serving:
-    """The app's shared server state."""
-    return current_app.extensions["mlpaint"]
-
-
-def training_server() -> Serving:
-    """The server state when it accepts writes (training, activation); else 403."""
-    state = serving()
-    try:
-        state.require_training()
-    except PermissionError as exc:
-        raise APIError(403, str(exc)) from exc
-    return state
 
 
 def request_body(options: tuple[str, ...] = ()) -> dict[str, Any]:

@@ -16,7 +16,7 @@ from typing import Any, TypeVar
 from flask import request
 
 from mlpaint.api.errors import APIError
-from mlpaint.api.functions import training_server
+from mlpaint.serving import training_server
 
 View = TypeVar("View", bound=Callable[..., Any])
 SAME_SITE_FETCHES = {"same-origin", "none"}  # "none": typed by the user, not sent by a page

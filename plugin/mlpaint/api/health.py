@@ -6,7 +6,7 @@ from typing import Any
 
 from flask import Blueprint
 
-from mlpaint.api.functions import serving
+from mlpaint.serving import serving
 
 bp = Blueprint("health", __name__, url_prefix="/v1")
 

@@ -8,10 +8,10 @@ from flask import Blueprint, request
 
 from mlpaint import registry
 from mlpaint.api.errors import APIError, bad_request
-from mlpaint.api.functions import serving, training_server
 from mlpaint.api.guards import state_changing
 from mlpaint.api.inputs import json_body
 from mlpaint.registry import ModelNotFoundError
+from mlpaint.serving import serving, training_server
 
 bp = Blueprint("models", __name__, url_prefix="/v1/models")
 

@@ -16,11 +16,10 @@ from flask import Blueprint, current_app, url_for
 
 from mlpaint import training
 from mlpaint.api.errors import APIError
-from mlpaint.api.functions import training_server
 from mlpaint.api.guards import state_changing
 from mlpaint.api.inputs import json_body
 from mlpaint.experiment import ConfigError, ExperimentConfig
-from mlpaint.serving import Serving
+from mlpaint.serving import Serving, training_server
 
 bp = Blueprint("procedures", __name__, url_prefix="/v1/procedures")
 

@@ -16,8 +16,8 @@ from flask import Blueprint, Response, current_app, request
 
 from mlpaint import sqlfunctions, sqlguard
 from mlpaint.api.errors import APIError, bad_request
-from mlpaint.api.functions import serving
 from mlpaint.resultjson import Rendered, render
+from mlpaint.serving import serving
 
 bp = Blueprint("query", __name__, url_prefix="/v1")
 
