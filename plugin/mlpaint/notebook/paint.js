@@ -1,6 +1,11 @@
 // The Paint widget: draw a digit; the kernel reads and explains it; show prediction, bars,
 // the heatmap of the digit being explained and the ten small per-digit maps.
 
+// Readings while a stroke is drawn, at most this often. The kernel cannot drop a reading once
+// it has started, so the one after pointer-up waits for any in flight: keeping the kernel idle
+// most of the time keeps that wait short (measured: p50 113 ms back to back, ~80 ms spaced).
+const LIVE_GAP_MS = 150;
+
 /** The widget's elements. */
 function paintLayout() {
   const canvas = makeCanvas("mp-canvas");
@@ -82,6 +87,10 @@ export default {
     let finalWanted = false; // the next drawing sent is a finished one (after a pointer-up)
     let finalSeq = Infinity;
     let shownSeq = seq;
+    let lastSentAt = -Infinity;
+    const live = () => {
+      if (performance.now() - lastSentAt >= LIVE_GAP_MS) send(false);
+    };
     const send = (final) => {
       finalWanted ||= final;
       if (inflight) {
@@ -90,6 +99,7 @@ export default {
       }
       waiting = false;
       inflight = ++seq;
+      lastSentAt = performance.now();
       if (finalWanted) [finalSeq, finalWanted] = [seq, false];
       root.dataset.state = "busy";
       model.set("drawing", { seq, image: paint.isEmpty() ? "" : paint.toDataURL(140) });
@@ -115,7 +125,7 @@ export default {
     paint.addEventListener("strokestart", () => {
       finalSeq = Infinity; // a new drawing: only answers sent after its pointer-up are final
     });
-    paint.addEventListener("strokemove", () => send(false));
+    paint.addEventListener("strokemove", live);
     paint.addEventListener("strokeend", () => {
       root.dataset.pointerUpAt = String(performance.now());
       send(true);
