@@ -126,6 +126,16 @@ def test_explorer_follows_digit_offset_and_model(trained_db: Path) -> None:
         con.close()
 
 
+def test_widget_on_a_path_this_kernel_holds_says_what_to_do(trained_db: Path) -> None:
+    con = duckdb.connect(str(trained_db))  # the notebook's own, read-write connection
+    try:
+        with pytest.raises(db.DatabaseBusyError, match="pass that connection instead"):
+            Paint(trained_db)
+        assert Paint(con).loaded.name == "tiny"  # its connection works
+    finally:
+        con.close()
+
+
 def test_widgets_carry_the_web_modules_they_import() -> None:
     modules = web_modules()
     names = list(modules)

@@ -1,14 +1,20 @@
 // The Explorer widget: pick a digit, an example offset (or a random one) and a model; show the
 // test digit, its SHAP map for the picked digit, the ten probabilities and the uncertainty.
 
-/** A labelled range slider that reports whole numbers. */
-function slider(label, max, onInput) {
+/**
+ * A labelled range slider of whole numbers. It reports each step while dragged (live) or only
+ * where it is let go: a long slider dragged live would queue a reading per step in the kernel.
+ */
+function slider(label, max, onPick, live) {
   const input = h("input", "mp-slider");
   Object.assign(input, { type: "range", min: "0", max: String(max), step: "1" });
   const value = h("output", "mp-value");
   input.addEventListener("input", () => {
     value.textContent = input.value;
-    onInput(Number(input.value));
+    if (live) onPick(Number(input.value));
+  });
+  input.addEventListener("change", () => {
+    if (!live) onPick(Number(input.value));
   });
   const set = (v, newMax = null) => {
     if (newMax !== null) input.max = String(newMax);
@@ -26,8 +32,8 @@ export default {
       model.set(key, value);
       model.save_changes();
     };
-    const digit = slider("digit", 9, (v) => save("digit", v));
-    const offset = slider("example", 0, (v) => save("offset", v));
+    const digit = slider("digit", 9, (v) => save("digit", v), true);
+    const offset = slider("example", 0, (v) => save("offset", v), false);
     const random = h("button", "mp-button", "Random");
     random.type = "button";
     random.addEventListener("click", () => {
@@ -44,7 +50,14 @@ export default {
     const root = h(
       "div",
       "mlpaint-nb mlpaint-explorer",
-      h("div", "mp-controls", digit.node, offset.node, random, h("label", "mp-control", "model ", picker)),
+      h(
+        "div",
+        "mp-controls",
+        digit.node,
+        offset.node,
+        random,
+        h("label", "mp-control", "model ", picker),
+      ),
       h("div", "mp-col", h("div", "mp-title", "Test digit"), image, caption),
       h("div", "mp-col", title, heat, legend.node),
       h("div", "mp-col", h("div", "mp-title", "Probabilities"), bars.node),

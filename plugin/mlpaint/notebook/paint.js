@@ -57,9 +57,9 @@ export default {
       bars.update(r && r.probabilities, r ? r.prediction : -1, target);
       ui.prediction.textContent = r ? String(r.prediction) : "";
       root.dataset.prediction = r ? String(r.prediction) : "";
+      const sure = r && pct(r.probabilities[r.prediction]);
       ui.meta.textContent = r
-        ? `${pct(r.probabilities[r.prediction])} sure \u00b7 uncertainty ${r.uncertainty.toFixed(2)}` +
-          ` \u00b7 ${r.model}`
+        ? `${sure} sure \u00b7 uncertainty ${r.uncertainty.toFixed(2)} \u00b7 ${r.model}`
         : "Draw a digit";
       if (!r) {
         heatmap.drawBlank(ui.heat);

@@ -74,7 +74,12 @@ def connection(
     if isinstance(database, duckdb.DuckDBPyConnection):
         # A cursor: the widget's queries never disturb a result the notebook is reading.
         return database.cursor()
-    return db.connect(database, read_only=True)
+    try:
+        return db.connect(database, read_only=True)
+    except duckdb.ConnectionException as exc:  # this process already has the file open
+        raise db.DatabaseBusyError(
+            f"{database}: open in this kernel already; pass that connection instead of the path"
+        ) from exc
 
 
 class _DatabaseWidget(anywidget.AnyWidget):
