@@ -103,3 +103,17 @@ def test_installed_console_script_imports_vendored_data(installed_venv: Path, tm
         text=True,
     )
     assert folds.stdout == "n\n13902\n", folds.stderr
+
+
+def test_wheel_ships_the_notebook_widgets(installed_venv: Path, tmp_path: Path) -> None:
+    # Each widget's ES module is built from files in mlpaint/notebook/ and mlpaint/web/.
+    check = (
+        "from mlpaint.notebook.widgets import bundle, web_modules\n"
+        "assert 'site-packages' in bundle.__code__.co_filename\n"
+        "print(sorted(web_modules()), len(bundle('paint.js')) > 0, len(bundle('explorer.js')) > 0)"
+    )
+    result = subprocess.run(
+        [installed_venv, "-c", check], cwd=tmp_path, capture_output=True, text=True
+    )
+    assert result.returncode == 0, result.stderr
+    assert "'canvas.js', 'heatmap.js'" in result.stdout and "True True" in result.stdout
