@@ -105,6 +105,8 @@ def _open_error(db_path: Path, exc: duckdb.Error, *, writing: bool) -> RuntimeEr
     reason = error_reason(exc)
     if isinstance(exc, duckdb.IOException) and "could not set lock" in reason.lower():
         return DatabaseBusyError(_busy_message(db_path))
+    if isinstance(exc, duckdb.ConnectionException):  # this process holds it, opened otherwise
+        return DatabaseBusyError(f"{db_path} is open in this process already ({reason})")
     if writing and any(os.strerror(code) in reason for code in _UNWRITABLE):
         if not db_path.exists():
             return DatabaseReadOnlyError(f"{db_path} cannot be created ({reason})")

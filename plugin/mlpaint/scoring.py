@@ -7,6 +7,7 @@ about Flask or DuckDB, and nothing outside reaches into the model's boosters.
 
 from __future__ import annotations
 
+import math
 from typing import Any, Literal
 
 import numpy as np
@@ -35,6 +36,18 @@ def answer(
     if explain:
         output.update(_explained(loaded, seen, output, label, explain == "all"))
     return output
+
+
+def uncertainty(probabilities: np.ndarray) -> float:
+    """How unsure the model is: the entropy of the ten probabilities over log 10, 0..1.
+
+    0 means all the probability is on one digit, 1 means it is spread evenly over the ten. This
+    is the one place uncertainty is measured: swap it for the disagreement between
+    bags once the model reports that.
+    """
+    p = np.clip(np.asarray(probabilities, dtype=np.float64), 0.0, 1.0)
+    p = p[p > 0]
+    return float(min(1.0, max(0.0, -(p * np.log(p)).sum() / math.log(len(probabilities)))))
 
 
 def _verdict(scores: np.ndarray) -> dict[str, Any]:

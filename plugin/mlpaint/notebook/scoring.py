@@ -2,31 +2,17 @@
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from typing import Any
 
 import duckdb
 import numpy as np
 
-from mlpaint import images, registry
-from mlpaint.explain import explain
-from mlpaint.model import softmax
+from mlpaint import images, registry, scoring
 from mlpaint.registry import LoadedModel
+from mlpaint.scoring import uncertainty
 
 SIDE = 28
-
-
-def uncertainty(probabilities: np.ndarray) -> float:
-    """How unsure the model is: the entropy of the ten probabilities over log 10, 0..1.
-
-    0 means all the probability is on one digit, 1 means it is spread evenly over the ten. This
-    is the one place the notebook measures uncertainty: swap it for the disagreement between
-    bags once the model reports that.
-    """
-    p = np.clip(np.asarray(probabilities, dtype=np.float64), 0.0, 1.0)
-    p = p[p > 0]
-    return float(min(1.0, max(0.0, -(p * np.log(p)).sum() / math.log(len(probabilities)))))
 
 
 @dataclass(frozen=True)
@@ -53,18 +39,16 @@ class Reading:
 
 
 def read_digit(loaded: LoadedModel, pixels: np.ndarray) -> Reading:
-    """Score and explain (784,) or (28, 28) pixels 0..255 with ``loaded``."""
+    """Score and explain (784,) or (28, 28) pixels 0..255 with ``loaded`` (the REST answer)."""
     given = np.asarray(pixels).reshape(-1).astype(np.uint8)
-    seen = loaded.model.prepare(given)[0]
-    scores = loaded.model.scores(seen[None, :], prepared=True)[0]
-    explanation = explain(loaded.model, seen[None, :], prepared=True)
+    output = scoring.answer(loaded, given, explain="all")
     return Reading(
         pixels=given,
-        seen=seen,
-        scores=scores,
-        probabilities=softmax(scores),
-        explanations=explanation.values[0],
-        bias=explanation.bias,
+        seen=output["pixels"],
+        scores=output["scores"],
+        probabilities=output["probabilities"],
+        explanations=output["explanations"],
+        bias=output["biases"],
         model=f"{loaded.name} v{loaded.version}",
     )
 

@@ -76,7 +76,9 @@ def connection(
         return database.cursor()
     try:
         return db.connect(database, read_only=True)
-    except duckdb.ConnectionException as exc:  # this process already has the file open
+    except db.DatabaseBusyError as exc:
+        if "this process" not in str(exc):
+            raise  # another process holds it: the message says which
         raise db.DatabaseBusyError(
             f"{database}: open in this kernel already; pass that connection instead of the path"
         ) from exc
