@@ -33,13 +33,6 @@ from playwright.sync_api import Page, sync_playwright
 
 ROOT = Path(__file__).resolve().parents[1]
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
-TEMP_CONFIG = {
-    "description": "bench/paint.py's stand-in: 20,000 digits, deskewed, one booster",
-    "input_data": "SELECT id, pixels AS features, label FROM digits WHERE id < 20000",
-    "algorithm": {"bags": 1, "max_iter": 40, "num_leaves": 31, "learning_rate": 0.2, "seed": 1}
-    | {"feature_fraction": 0.5, "num_threads": 1},
-    "preprocess": {"deskew": True},
-}
 Stroke = list[tuple[float, float]]
 
 
@@ -160,22 +153,24 @@ def has_model(db: Path) -> bool:
 
 
 def build_temporary(folder: Path) -> Path:
-    """All of MNIST and a small model trained in seconds, as the tests' fixture does."""
+    """All of MNIST and the stand-in model (experiments/standin.toml) the browser tests use."""
     import duckdb
 
     from mlpaint import training
-    from mlpaint.experiment import ExperimentConfig
+    from mlpaint.experiment import load_config
     from mlpaint.importer import import_digits
+    from mlpaint.resources import resource_dir
 
+    config = load_config(resource_dir("experiments") / "standin.toml")
     path = folder / "paint.duckdb"
     started = time.perf_counter()
     import_digits(path, progress=False)
     con = duckdb.connect(str(path))
     try:
-        training.train(con, ExperimentConfig.from_dict(TEMP_CONFIG), "paint", progress=False)
+        training.train(con, config, "paint", progress=False)
     finally:
         con.close()
-    print(f"  built in {time.perf_counter() - started:.0f} s: {TEMP_CONFIG['description']}")
+    print(f"  built in {time.perf_counter() - started:.0f} s: {config.description}")
     return path
 
 

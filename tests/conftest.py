@@ -21,6 +21,7 @@ from typing import IO
 import duckdb
 import numpy as np
 import pytest
+from flask import Flask
 from flask.testing import FlaskClient
 
 from mlpaint.importer import import_digits
@@ -253,6 +254,26 @@ def live_server(server_db: Path) -> Iterator[str]:
     """A real read-only server on loopback over the trained database."""
     with running_server(server_db) as base:
         yield base
+
+
+# --- In process, as in Flask's tutorial: the `app` and its test `client`, no server ------------
+
+
+@pytest.fixture(scope="session")
+def app(tmp_path_factory: pytest.TempPathFactory, trained_db_template: Path) -> Iterator[Flask]:
+    """The read-only app over its own copy of the trained database: `live_server` in process."""
+    from mlpaint.app import create_app
+
+    db = copy_db(trained_db_template, tmp_path_factory.mktemp("app"))
+    app = create_app({"DATABASE": str(db), "TESTING": True})
+    yield app
+    app.extensions["mlpaint"].close()
+
+
+@pytest.fixture(scope="session")
+def client(app: Flask) -> FlaskClient:
+    """Flask's test client for ``app``: each request runs in this process, through no socket."""
+    return app.test_client()
 
 
 @pytest.fixture

@@ -1,4 +1,8 @@
-"""The REST API on a real gunicorn server over a real database with real tiny models."""
+"""The REST API in process (Flask's test client) over a real database with real tiny models.
+
+Two tests go through the real gunicorn server as well: a GET scorer call, whose 784 pixels must
+fit gunicorn's request-line limit, and the paint page's files and errors.
+"""
 
 from __future__ import annotations
 
@@ -9,19 +13,21 @@ import json
 import numpy as np
 import pytest
 import requests
+from flask.testing import FlaskClient
 from PIL import Image, ImageDraw
+from werkzeug.test import TestResponse
 
 SCORER = "/v1/functions/scorer/application"
 EXPLAINER = "/v1/functions/explainer/application"
 
 
-def post(base: str, path: str, body: object) -> requests.Response:
-    return requests.post(base + path, json=body, timeout=30)
+def post(client: FlaskClient, path: str, body: object) -> TestResponse:
+    return client.post(path, json=body)
 
 
-def digit_pixels(base: str, label: int = 3, offset: int = 0) -> list[int]:
-    answer = requests.get(f"{base}/v1/digits", params={"label": label, "offset": offset})
-    return answer.json()["pixels"]
+def digit_pixels(client: FlaskClient, label: int = 3, offset: int = 0) -> list[int]:
+    answer = client.get("/v1/digits", query_string={"label": label, "offset": offset})
+    return answer.json["pixels"]
 
 
 def data_url(image: Image.Image) -> str:
@@ -40,17 +46,18 @@ def drawn_one(size: int = 280, dark_on_light: bool = True) -> Image.Image:
     return image
 
 
-def assert_error(response: requests.Response, status: int) -> dict:
+def assert_error(response: TestResponse | requests.Response, status: int) -> dict:
+    """The one JSON error shape, from the test client or from the real server."""
     assert response.status_code == status, response.text
-    error = response.json()["error"]
+    error = json.loads(response.text)["error"]
     assert error["status"] == status and isinstance(error["message"], str) and error["message"]
     assert "Traceback" not in response.text
     return error
 
 
-def test_scorer_with_pixels(live_server: str) -> None:
-    pixels = digit_pixels(live_server)
-    output = post(live_server, SCORER, {"input": {"pixels": pixels}}).json()["output"]
+def test_scorer_with_pixels(client: FlaskClient) -> None:
+    pixels = digit_pixels(client)
+    output = post(client, SCORER, {"input": {"pixels": pixels}}).json["output"]
     assert 0 <= output["prediction"] <= 9 and output["runner_up"] != output["prediction"]
     assert len(output["probabilities"]) == 10 and len(output["scores"]) == 10
     assert sum(output["probabilities"]) == pytest.approx(1, abs=1e-5)
@@ -61,17 +68,19 @@ def test_scorer_with_pixels(live_server: str) -> None:
 
 
 def test_scorer_get_with_query_input(live_server: str) -> None:
-    pixels = digit_pixels(live_server, 7)
+    # Through gunicorn: a GET with 784 pixels in its URL fits the server's request-line limit.
+    digit = requests.get(f"{live_server}/v1/digits", params={"label": 7, "offset": 0}, timeout=30)
+    pixels = digit.json()["pixels"]
     got = requests.get(
         live_server + SCORER, params={"input": json.dumps({"pixels": pixels})}, timeout=30
     )
-    posted = post(live_server, SCORER, {"input": {"pixels": pixels}})
+    posted = requests.post(live_server + SCORER, json={"input": {"pixels": pixels}}, timeout=30)
     assert got.status_code == 200 and got.json() == posted.json()
 
 
-def test_scorer_with_a_named_model_returns_deskewed_pixels(live_server: str) -> None:
-    pixels = digit_pixels(live_server, 4)
-    output = post(live_server, SCORER, {"input": {"pixels": pixels}, "model": "small2"}).json()
+def test_scorer_with_a_named_model_returns_deskewed_pixels(client: FlaskClient) -> None:
+    pixels = digit_pixels(client, 4)
+    output = post(client, SCORER, {"input": {"pixels": pixels}, "model": "small2"}).json
     seen = output["output"]["pixels"]
     assert output["output"]["model"]["name"] == "small2"
     assert len(seen) == 784 and seen != pixels  # small2 deskews its input
@@ -79,35 +88,35 @@ def test_scorer_with_a_named_model_returns_deskewed_pixels(live_server: str) -> 
 
 @pytest.mark.parametrize("dark_on_light", [True, False])
 @pytest.mark.parametrize("mode", ["L", "RGBA"])
-def test_scorer_with_an_image(live_server: str, dark_on_light: bool, mode: str) -> None:
+def test_scorer_with_an_image(client: FlaskClient, dark_on_light: bool, mode: str) -> None:
     image = drawn_one(dark_on_light=dark_on_light)
     if mode == "RGBA":  # a canvas snapshot: ink on a transparent background
         rgba = Image.new("RGBA", image.size, (0, 0, 0, 0))
         ink = image if not dark_on_light else Image.eval(image, lambda v: 255 - v)
         rgba.putalpha(ink)
         image = rgba
-    output = post(live_server, SCORER, {"input": {"image": data_url(image)}}).json()["output"]
+    output = post(client, SCORER, {"input": {"image": data_url(image)}}).json["output"]
     seen = np.array(output["pixels"]).reshape(28, 28)
     rows, cols = np.nonzero(seen > 30)
     assert seen.max() == 255 and rows.max() - rows.min() <= 20
     assert 10 <= cols.mean() <= 17  # a vertical stroke, centred
 
 
-def test_explainer_adds_up(live_server: str) -> None:
-    pixels = digit_pixels(live_server, 2)
-    output = post(live_server, EXPLAINER, {"input": {"pixels": pixels}}).json()["output"]
+def test_explainer_adds_up(client: FlaskClient) -> None:
+    pixels = digit_pixels(client, 2)
+    output = post(client, EXPLAINER, {"input": {"pixels": pixels}}).json["output"]
     assert output["label"] == output["prediction"]
     assert len(output["explanation"]) == 784
     assert output["bias"] + sum(output["explanation"]) == pytest.approx(output["score"], abs=1e-4)
     assert output["score"] == pytest.approx(output["scores"][output["label"]], abs=1e-6)
-    chosen = post(live_server, EXPLAINER, {"input": {"pixels": pixels}, "label": 5}).json()
+    chosen = post(client, EXPLAINER, {"input": {"pixels": pixels}, "label": 5}).json
     assert chosen["output"]["label"] == 5
     assert "explanations" not in chosen["output"]
 
 
-def test_explainer_all_labels(live_server: str) -> None:
-    pixels = digit_pixels(live_server, 9)
-    output = post(live_server, EXPLAINER, {"input": {"pixels": pixels}, "all_labels": True}).json()[
+def test_explainer_all_labels(client: FlaskClient) -> None:
+    pixels = digit_pixels(client, 9)
+    output = post(client, EXPLAINER, {"input": {"pixels": pixels}, "all_labels": True}).json[
         "output"
     ]
     values, biases = np.array(output["explanations"]), np.array(output["biases"])
@@ -115,25 +124,25 @@ def test_explainer_all_labels(live_server: str) -> None:
     assert np.allclose(biases + values.sum(axis=1), output["scores"], atol=1e-4)
 
 
-def test_query_formats(live_server: str) -> None:
+def test_query_formats(client: FlaskClient) -> None:
     q = "SELECT label, count(*) AS n FROM digits_test GROUP BY label ORDER BY label"
-    table = requests.get(f"{live_server}/v1/query", params={"q": q}).json()
+    table = client.get("/v1/query", query_string={"q": q}).json
     assert table[0] == ["label", "n"] and len(table) == 11
-    records = requests.get(f"{live_server}/v1/query", params={"q": q, "format": "json"}).json()
+    records = client.get("/v1/query", query_string={"q": q, "format": "json"}).json
     assert records[0] == {"label": 0, "n": table[1][1]}
-    csv = requests.get(f"{live_server}/v1/query", params={"q": q, "format": "csv"})
+    csv = client.get("/v1/query", query_string={"q": q, "format": "csv"})
     assert csv.headers["Content-Type"].startswith("text/csv")
     assert csv.text.splitlines()[0] == "label,n"
 
 
-def test_query_with_ml_functions_and_limits(live_server: str) -> None:
+def test_query_with_ml_functions_and_limits(client: FlaskClient) -> None:
     q = "SELECT id, ml_predict(pixels) AS p, tiny_probabilities(pixels)[1] AS p0 FROM digits_test"
-    answer = requests.get(f"{live_server}/v1/query", params={"q": q, "limit": 5})
-    assert answer.status_code == 200 and len(answer.json()) == 6
+    answer = client.get("/v1/query", query_string={"q": q, "limit": 5})
+    assert answer.status_code == 200 and len(answer.json) == 6
     assert answer.headers["X-Truncated"] == "true"
-    default = requests.get(f"{live_server}/v1/query", params={"q": "SELECT * FROM range(5000)"})
-    assert len(default.json()) == 1001 and default.headers["X-Row-Limit"] == "1000"
-    assert_error(requests.get(f"{live_server}/v1/query", params={"q": q, "limit": 10**9}), 400)
+    default = client.get("/v1/query", query_string={"q": "SELECT * FROM range(5000)"})
+    assert len(default.json) == 1001 and default.headers["X-Row-Limit"] == "1000"
+    assert_error(client.get("/v1/query", query_string={"q": q, "limit": 10**9}), 400)
 
 
 @pytest.mark.parametrize(
@@ -154,83 +163,79 @@ def test_query_with_ml_functions_and_limits(live_server: str) -> None:
         ("SELECT count(*) FROM range(1000000000000)", 408),
     ],
 )
-def test_query_is_read_only_and_bounded(live_server: str, sql: str, status: int) -> None:
-    assert_error(requests.get(f"{live_server}/v1/query", params={"q": sql}, timeout=60), status)
+def test_query_is_read_only_and_bounded(client: FlaskClient, sql: str, status: int) -> None:
+    assert_error(client.get("/v1/query", query_string={"q": sql}), status)
 
 
-def test_the_database_is_untouched_by_queries(live_server: str) -> None:
-    count = requests.get(f"{live_server}/v1/query", params={"q": "SELECT count(*) FROM digits"})
-    assert count.json() == [["count_star()"], [3000]]
+def test_the_database_is_untouched_by_queries(client: FlaskClient) -> None:
+    count = client.get("/v1/query", query_string={"q": "SELECT count(*) FROM digits"})
+    assert count.json == [["count_star()"], [3000]]
 
 
-def test_models(live_server: str) -> None:
-    listing = requests.get(f"{live_server}/v1/models").json()
+def test_models(client: FlaskClient) -> None:
+    listing = client.get("/v1/models").json
     assert listing["active"] == {"name": "tiny", "version": 1}
     assert {m["name"] for m in listing["models"]} == {"tiny", "small2"}
-    info = requests.get(f"{live_server}/v1/models/tiny").json()
+    info = client.get("/v1/models/tiny").json
     assert info["active"] is True and info["config"]["algorithm"]["bags"] == 2
     matrix = np.array(info["confusion"][0])
     assert matrix.shape == (10, 10) and matrix.sum() == info["row_counts"][0]["test"]
-    assert_error(requests.get(f"{live_server}/v1/models/nope"), 404)
-    assert_error(requests.get(f"{live_server}/v1/models/tiny", params={"version": 9}), 404)
+    assert_error(client.get("/v1/models/nope"), 404)
+    assert_error(client.get("/v1/models/tiny", query_string={"version": 9}), 404)
 
 
-def test_activation_needs_a_training_server(live_server: str) -> None:
-    error = assert_error(requests.post(f"{live_server}/v1/models/small2/activate"), 403)
+def test_activation_needs_a_training_server(client: FlaskClient) -> None:
+    error = assert_error(client.post("/v1/models/small2/activate"), 403)
     assert "--allow-training" in error["message"]
 
 
-def test_digits(live_server: str) -> None:
-    first = requests.get(f"{live_server}/v1/digits", params={"label": 5, "fold": "test"}).json()
+def test_digits(client: FlaskClient) -> None:
+    first = client.get("/v1/digits", query_string={"label": 5, "fold": "test"}).json
     assert first["label"] == 5 and first["fold"] == "test" and first["offset"] == 0
     assert len(first["pixels"]) == 784 and first["count"] > 20
     assert 0 <= first["output"]["prediction"] <= 9
-    second = requests.get(f"{live_server}/v1/digits", params={"label": 5, "offset": 1}).json()
+    second = client.get("/v1/digits", query_string={"label": 5, "offset": 1}).json
     assert second["id"] > first["id"]
-    randomly = requests.get(f"{live_server}/v1/digits", params={"offset": "random"}).json()
+    randomly = client.get("/v1/digits", query_string={"offset": "random"}).json
     assert 0 <= randomly["offset"] < randomly["count"]
-    by_id = requests.get(f"{live_server}/v1/digits/{first['id']}").json()
+    by_id = client.get(f"/v1/digits/{first['id']}").json
     assert by_id["pixels"] == first["pixels"] and by_id["fold"] == "test"
-    train = requests.get(f"{live_server}/v1/digits", params={"fold": "train"}).json()
+    train = client.get("/v1/digits", query_string={"fold": "train"}).json
     assert train["fold"] == "train"
-    assert_error(requests.get(f"{live_server}/v1/digits/123456"), 404)
-    assert_error(requests.get(f"{live_server}/v1/digits", params={"label": 10}), 400)
-    assert_error(requests.get(f"{live_server}/v1/digits", params={"fold": "x"}), 400)
-    assert_error(requests.get(f"{live_server}/v1/digits", params={"offset": 99999}), 404)
+    assert_error(client.get("/v1/digits/123456"), 404)
+    assert_error(client.get("/v1/digits", query_string={"label": 10}), 400)
+    assert_error(client.get("/v1/digits", query_string={"fold": "x"}), 400)
+    assert_error(client.get("/v1/digits", query_string={"offset": 99999}), 404)
 
 
-def test_digits_answer_as_the_scorer_and_explainer_do(live_server: str) -> None:
+def test_digits_answer_as_the_scorer_and_explainer_do(client: FlaskClient) -> None:
     where = {"label": 6, "offset": 2}
-    digit = requests.get(f"{live_server}/v1/digits", params=where, timeout=30).json()
+    digit = client.get("/v1/digits", query_string=where).json
     body = {"input": {"pixels": digit["pixels"]}}
-    assert digit["output"] == post(live_server, SCORER, body).json()["output"]
-    explained = requests.get(
-        f"{live_server}/v1/digits/{digit['id']}", params={"explain": "true"}, timeout=30
-    ).json()
-    assert explained["output"] == post(live_server, EXPLAINER, body).json()["output"]
-    every = requests.get(
-        f"{live_server}/v1/digits",
-        params={**where, "all_labels": "true", "model": "small2"},
-        timeout=30,
-    ).json()
+    assert digit["output"] == post(client, SCORER, body).json["output"]
+    explained = client.get(f"/v1/digits/{digit['id']}", query_string={"explain": "true"}).json
+    assert explained["output"] == post(client, EXPLAINER, body).json["output"]
+    every = client.get(
+        "/v1/digits", query_string={**where, "all_labels": "true", "model": "small2"}
+    ).json
     asked = {**body, "all_labels": True, "model": "small2"}
-    assert every["output"] == post(live_server, EXPLAINER, asked).json()["output"]
+    assert every["output"] == post(client, EXPLAINER, asked).json["output"]
     assert every["output"]["model"]["name"] == "small2" and len(every["output"]["biases"]) == 10
-    unknown = requests.get(f"{live_server}/v1/digits", params={**where, "model": "nope"})
+    unknown = client.get("/v1/digits", query_string={**where, "model": "nope"})
     assert "nope" in assert_error(unknown, 404)["message"]
-    assert_error(requests.get(f"{live_server}/v1/digits", params={"explain": "yes"}), 400)
-    assert_error(requests.get(f"{live_server}/v1/digits/1", params={"all_labels": "1"}), 400)
+    assert_error(client.get("/v1/digits", query_string={"explain": "yes"}), 400)
+    assert_error(client.get("/v1/digits/1", query_string={"all_labels": "1"}), 400)
 
 
-def test_procedures_need_a_training_server(live_server: str) -> None:
-    answer = requests.put(f"{live_server}/v1/procedures/x", json={}, timeout=30)
+def test_procedures_need_a_training_server(client: FlaskClient) -> None:
+    answer = client.put("/v1/procedures/x", json={})
     assert_error(answer, 403)
 
 
-def test_openapi_describes_every_route(live_server: str) -> None:
+def test_openapi_describes_every_route(client: FlaskClient) -> None:
     from mlpaint.app import BLUEPRINTS
 
-    spec = requests.get(f"{live_server}/v1/openapi.json").json()
+    spec = client.get("/v1/openapi.json").json
     assert spec["openapi"].startswith("3.")
     documented = {(path, method.upper()) for path, item in spec["paths"].items() for method in item}
     from flask import Flask
@@ -247,6 +252,7 @@ def test_openapi_describes_every_route(live_server: str) -> None:
 
 
 def test_paint_page_and_unknown_paths(live_server: str) -> None:
+    # Through gunicorn: its file wrapper sends the page's static files.
     page = requests.get(f"{live_server}/")
     assert page.status_code == 200 and 'id="paint"' in page.text
     assert_error(requests.get(f"{live_server}/v1/nothing-here"), 404)

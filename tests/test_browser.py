@@ -14,22 +14,18 @@ import requests
 from playwright.sync_api import Browser, Page, sync_playwright
 
 from conftest import SMALLER_CONFIG, running_server, train_tiny, write_idx_pair
+from mlpaint.experiment import load_config
 from mlpaint.importer import import_digits
+from mlpaint.resources import resource_dir
 
 pytestmark = pytest.mark.browser
 
 CHROMIUM = "/usr/bin/chromium"
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
 SHOTS = Path(__file__).resolve().parents[1] / "artifacts" / "browser"
-N_DIGITS = 20_000
-# One thread: on a shared 2-core machine two OpenMP threads thrash (4x slower, measured).
-PAINT_CONFIG = {
-    "description": "reads drawn digits well enough, trained in seconds",
-    "input_data": "SELECT id, pixels AS features, label FROM digits",
-    "algorithm": {"bags": 1, "max_iter": 40, "num_leaves": 31, "learning_rate": 0.2, "seed": 1}
-    | {"feature_fraction": 0.5, "num_threads": 1},
-    "preprocess": {"deskew": True},
-}
+N_DIGITS = 20_000  # the stand-in model learns from the first 20,000 digits
+# Shared with bench/paint.py: reads drawn digits well enough, trained in seconds.
+STANDIN = resource_dir("experiments") / "standin.toml"
 Stroke = list[tuple[float, float]]
 Box = tuple[float, float, float]  # left, top, side: a fraction of the canvas
 
@@ -78,7 +74,7 @@ def paint_db(tmp_path_factory: pytest.TempPathFactory, mnist_train: tuple) -> Pa
     db = folder / "paint.duckdb"
     import_digits(db, [str(source)], progress=False)
     train_tiny(db, "tiny", SMALLER_CONFIG)
-    train_tiny(db, "paint", PAINT_CONFIG)
+    train_tiny(db, "paint", load_config(STANDIN).to_dict())
     return db
 
 

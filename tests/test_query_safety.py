@@ -107,9 +107,11 @@ def test_data_modifying_ctes_are_refused_on_a_training_server(trained_db: Path, 
 
 
 @pytest.mark.parametrize("dml", DML[:2])
-def test_data_modifying_ctes_are_refused_on_a_read_only_server(live_server: str, dml: str) -> None:
+def test_data_modifying_ctes_are_refused_on_a_read_only_server(
+    client: FlaskClient, dml: str
+) -> None:
     q = f"WITH w AS ({dml} RETURNING 1) SELECT count(*) FROM w"
-    answer = requests.get(f"{live_server}/v1/query", params={"q": q}, timeout=30)
+    answer = query(client, q)
     assert answer.status_code == 403, answer.text
 
 
