@@ -36,6 +36,7 @@ ERRORS = {
     408: "The query ran past the time limit",
     409: "A training run is already in progress",
     413: "Too large: the request body, the image, or one row of a query's answer",
+    414: "The URL is over the server's limit: POST the input instead",
     415: "A request that changes state must send Content-Type: application/json",
     422: "The request follows this document but its image cannot be used: not an image, or "
     "no ink on it",
@@ -43,14 +44,6 @@ ERRORS = {
 
 
 # gunicorn answers this one itself, before the app sees the request, so in HTML.
-URL_TOO_LONG = {
-    "414": {
-        "description": "The URL is over the server's limit: POST the input instead",
-        "content": {"text/html": {"schema": {"type": "string"}}},
-    }
-}
-
-
 def _json(schema: dict[str, Any], description: str = "OK") -> dict[str, Any]:
     return {"description": description, "content": {"application/json": {"schema": schema}}}
 
@@ -92,7 +85,8 @@ def _function(summary: str, output: dict[str, Any], options: dict[str, Any]) -> 
             "summary": summary + " (input as JSON in the query string)",
             "description": "The same call as POST, in the query string." + note,
             "parameters": get_params,
-            "responses": {**answer, **URL_TOO_LONG},
+            # gunicorn's own 414, in the error shape: POST the input instead.
+            "responses": {**answer, **_errors(414)},
         },
     }
 
@@ -283,8 +277,7 @@ def _query(config: dict[str, Any]) -> dict[str, Any]:
                 "headers": headers,
                 "content": {"application/json": table, "text/csv": {"schema": {"type": "string"}}},
             },
-            **_errors(400, 403, 408, 413),
-            **URL_TOO_LONG,
+            **_errors(400, 403, 408, 413, 414),
         },
     }
 
