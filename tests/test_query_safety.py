@@ -251,3 +251,11 @@ def test_fuzzed_sql_never_gets_a_5xx_nor_changes_the_database(
         json.loads(answer.get_data(as_text=True))
     with state.cursor() as cursor:
         assert cursor.execute(FINGERPRINT).fetchall() == before, sql
+
+
+def test_a_second_limited_query_is_refused_at_once_not_queued(make_client, trained_db: Path):
+    client = make_client(trained_db)
+    with sqlfunctions.time_limit(time.monotonic() + 5):  # another request's query is running
+        busy = query(client, "SELECT count(ml_predict(pixels)) FROM digits")
+    assert busy.status_code == 503 and busy.json["error"]["status"] == 503
+    assert query(client, "SELECT count(ml_predict(pixels)) FROM digits").status_code == 200

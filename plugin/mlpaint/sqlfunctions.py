@@ -39,6 +39,10 @@ class QueryTimeoutError(TimeoutError):
     """A time-limited query ran past its deadline (inside an ml_* function, or waiting)."""
 
 
+class QueryBusyError(RuntimeError):
+    """Another time-limited query is running in this process."""
+
+
 class _TimeLimit:
     """The deadline of the one time-limited query this process runs at a time.
 
@@ -60,9 +64,13 @@ _LIMIT = _TimeLimit()
 
 @contextmanager
 def time_limit(deadline: float) -> Iterator[None]:
-    """Run one query whose ml_* functions stop at ``deadline`` (time.monotonic); waits its turn."""
-    if not _LIMIT.slot.acquire(timeout=max(0.0, deadline - time.monotonic())):
-        raise QueryTimeoutError("the query waited for others past its time limit")
+    """Run one query whose ml_* functions stop at ``deadline`` (time.monotonic).
+
+    Raises ``QueryBusyError`` at once when another time-limited query runs in this process:
+    waiting would hold a server thread that other requests (``/v1/health``) need.
+    """
+    if not _LIMIT.slot.acquire(blocking=False):
+        raise QueryBusyError("another query is running in this server process; try again")
     _LIMIT.deadline = deadline
     try:
         yield

@@ -37,6 +37,7 @@ ERRORS = {
     409: "A training run is already in progress",
     413: "Too large: the request body, the image, or one row of a query's answer",
     414: "The URL is over the server's limit: POST the input instead",
+    503: "Another query is running in this server process: try again",
     415: "A request that changes state must send Content-Type: application/json",
     422: "The request follows this document but its image cannot be used: not an image, or "
     "no ink on it",
@@ -277,7 +278,7 @@ def _query(config: dict[str, Any]) -> dict[str, Any]:
                 "headers": headers,
                 "content": {"application/json": table, "text/csv": {"schema": {"type": "string"}}},
             },
-            **_errors(400, 403, 408, 413, 414),
+            **_errors(400, 403, 408, 413, 414, 503),
         },
     }
 

@@ -91,6 +91,8 @@ def run_bounded(sql: str, fmt: str, limit: int) -> Rendered:
                 return _checked_and_rendered(cursor, sql, fmt, limit)
             finally:
                 timer.cancel()
+    except sqlfunctions.QueryBusyError as exc:
+        raise APIError(503, str(exc)) from exc
     except (duckdb.InterruptException, sqlfunctions.QueryTimeoutError) as exc:
         raise _timeout(seconds) from exc
     except duckdb.Error as exc:
