@@ -33,6 +33,7 @@ LABEL_TYPE = "BIGINT"  # every integer type casts to it
 # slices, so a batch of explanations (about 14 ms a row) stops within a fraction of a second.
 SCORE_SLICE = 512
 EXPLAIN_SLICE = 16
+SLOT_WAIT_S = 0.5  # how long a query waits for another one of its process to end
 
 
 class QueryTimeoutError(TimeoutError):
@@ -66,10 +67,12 @@ _LIMIT = _TimeLimit()
 def time_limit(deadline: float) -> Iterator[None]:
     """Run one query whose ml_* functions stop at ``deadline`` (time.monotonic).
 
-    Raises ``QueryBusyError`` at once when another time-limited query runs in this process:
-    waiting would hold a server thread that other requests (``/v1/health``) need.
+    Waits at most ``SLOT_WAIT_S`` for another time-limited query of this process to end, then
+    raises ``QueryBusyError``: a longer wait would hold a server thread that other requests
+    (``/v1/health``, the scorer) need.
     """
-    if not _LIMIT.slot.acquire(blocking=False):
+    wait = min(SLOT_WAIT_S, max(0.0, deadline - time.monotonic()))
+    if not _LIMIT.slot.acquire(timeout=wait):
         raise QueryBusyError("another query is running in this server process; try again")
     _LIMIT.deadline = deadline
     try:
