@@ -130,12 +130,55 @@ def _configure_train(p: argparse.ArgumentParser) -> None:
         "--config", type=Path, help="experiment TOML (default: the shipped default.toml)"
     )
     p.add_argument("--name", help="model name (default: the config file's stem)")
+    _add_cluster_option(p, "train the bags on")
+    p.add_argument(
+        "--shared-dir",
+        metavar="DIR",
+        help="folder every Dask worker reaches, for a copy of the training data "
+        "(default: the database's folder)",
+    )
+
+
+def _add_cluster_option(p: argparse.ArgumentParser, verb: str) -> None:
+    p.add_argument(
+        "--dask",
+        metavar="ADDRESS",
+        help=f"Dask cluster to {verb}: a scheduler address (tcp://host:8786) or local:N "
+        "for N local worker processes (default: this process)",
+    )
 
 
 def _cmd_train(args: argparse.Namespace) -> int:
     from mlpaint import trainclient
 
-    return trainclient.train_command(args.db, args.config, args.name)
+    return trainclient.train_command(
+        args.db, args.config, args.name, dask=args.dask, shared_dir=args.shared_dir
+    )
+
+
+def _configure_predict(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--input", required=True, metavar="GLOB", help="Parquet shards with id and pixels columns"
+    )
+    p.add_argument(
+        "--output", required=True, metavar="DIR", help="folder for one predictions file a shard"
+    )
+    p.add_argument("--model", metavar="NAME", help="model to score with (default: the active one)")
+    _add_cluster_option(p, "score the shards on")
+    p.add_argument(
+        "--workers",
+        type=int,
+        default=os.cpu_count() or 1,
+        help="local processes when no cluster is named (default: one per core)",
+    )
+
+
+def _cmd_predict(args: argparse.Namespace) -> int:
+    from mlpaint import predictcommand
+
+    return predictcommand.predict_command(
+        args.db, args.input, args.output, args.model, dask=args.dask, workers=args.workers
+    )
 
 
 def _configure_models(p: argparse.ArgumentParser) -> None:
@@ -226,6 +269,12 @@ _COMMANDS: list[
     ("sql", "run a SQL query or script, with the ml_* functions", _configure_sql, _cmd_sql),
     ("train", "train a model from an experiment config", _configure_train, _cmd_train),
     ("models", "list models, or activate one", _configure_models, _cmd_models),
+    (
+        "predict",
+        "score Parquet shards of digits into Parquet files, here or on a Dask cluster",
+        _configure_predict,
+        _cmd_predict,
+    ),
     ("serve", "serve the REST API and the paint page", _configure_serve, _cmd_serve),
     ("demo", "import, train if needed, and serve the paint page", _configure_demo, _cmd_demo),
 ]

@@ -17,8 +17,10 @@ from mlpaint.resources import sql_path
 
 DEFAULT_DB = "mlpaint.duckdb"
 DB_ENV = "MLPAINT_DB"
-# Macros of sql/folds.sql that databases imported by older releases lack (see upgrade_folds).
-FOLD_MACROS = ("fold_of", "is_test_fold")
+# Macros of sql/folds.sql and sql/bags.sql that databases imported by older releases lack
+# (see upgrade_folds).
+FOLD_MACROS = ("fold_of", "is_test_fold", "bag_hash", "in_bag")
+FOLD_SCRIPTS = ("bags.sql", "folds.sql")
 
 
 class MissingDatabaseError(FileNotFoundError):
@@ -79,7 +81,7 @@ def connect(
 
 
 def upgrade_folds(con: duckdb.DuckDBPyConnection) -> None:
-    """Give a database imported before ``FOLD_MACROS`` existed the current sql/folds.sql.
+    """Give a database imported before ``FOLD_MACROS`` existed the current folds and bags.
 
     The folds are the same (``row_hash`` never changed); only the macros the default experiment
     and the views now call are added. A failure leaves the database as it was.
@@ -87,7 +89,8 @@ def upgrade_folds(con: duckdb.DuckDBPyConnection) -> None:
     if not table_exists(con, "digits") or _macro_count(con, FOLD_MACROS) == len(FOLD_MACROS):
         return
     with contextlib.suppress(duckdb.Error), transaction(con):
-        run_script(con, "folds.sql")
+        for script in FOLD_SCRIPTS:
+            run_script(con, script)
 
 
 def _macro_count(con: duckdb.DuckDBPyConnection, names: tuple[str, ...]) -> int:

@@ -23,6 +23,7 @@ SQL to a database and refuses any statement whose plan would write.
 from __future__ import annotations
 
 import copy
+import re
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -31,7 +32,7 @@ from typing import Any
 import duckdb
 
 from mlpaint import sqlguard
-from mlpaint.knobs import ConfigError, check_type, table
+from mlpaint.knobs import ConfigError, check_knobs, check_type, table
 from mlpaint.model import ModelSpec
 
 if sys.version_info >= (3, 11):
@@ -42,9 +43,37 @@ else:  # pragma: no cover - Python 3.10
 DEFAULT_INPUT = "SELECT pixels AS features, label FROM digits"
 TABLE = "digits"
 _SECTIONS = ("algorithm", "preprocess", "augment")
-_KEYS = ("description", "input_data", "evaluate_train", "folds", *_SECTIONS)
+_KEYS = ("description", "input_data", "evaluate_train", "folds", "cluster", *_SECTIONS)
 _FOLD_KEYS = ("training_where", "testing_where")
+_CLUSTER_KEYS = ("dask", "shared_dir")
 MAX_FOLDS = 20
+MAX_LOCAL_WORKERS = 64
+# A scheduler address (tcp://host:8786, tls://..., ucx://...) or local:N for a LocalCluster.
+_DASK_ADDRESS = re.compile(r"^(local:(?P<n>\d{1,3})|(tcp|tls|ucx|ws|wss)://[^\s/]+)$")
+
+
+@dataclass(frozen=True)
+class ClusterSpec:
+    """Where the bags train: ``[cluster]`` (or ``mlpaint train --dask``); empty means here."""
+
+    dask: str = ""  # "" = in this process; "local:N" or a scheduler address such as tcp://h:8786
+    shared_dir: str = ""  # a folder every worker reaches, for the bags' data; "" = the db's
+
+    def __post_init__(self) -> None:
+        """Check the address's form (reaching it is checked when training starts)."""
+        check_knobs(self, {}, "cluster")
+        match = _DASK_ADDRESS.match(self.dask)
+        if self.dask and not match:
+            raise ConfigError(
+                f"cluster.dask = {self.dask!r}: give local:N or a scheduler address "
+                "such as tcp://host:8786"
+            )
+        if match and match.group("n") and not 1 <= int(match.group("n")) <= MAX_LOCAL_WORKERS:
+            raise ConfigError(f"cluster.dask: local:N takes 1..{MAX_LOCAL_WORKERS} workers")
+
+    def to_dict(self) -> dict[str, str]:
+        """The ``[cluster]`` table."""
+        return {"dask": self.dask, "shared_dir": self.shared_dir}
 
 
 @dataclass(frozen=True)
@@ -72,6 +101,7 @@ class ExperimentConfig:
     evaluate_train: bool = False
     folds: tuple[Fold, ...] = (DEFAULT_FOLD,)
     spec: ModelSpec = field(default_factory=ModelSpec)
+    cluster: ClusterSpec = field(default_factory=ClusterSpec)
 
     def __post_init__(self) -> None:
         """Check the SQL statically so a bad config fails before any data is read."""
@@ -92,6 +122,7 @@ class ExperimentConfig:
             evaluate_train=_typed(data, "evaluate_train", False),
             folds=_parse_folds(data.get("folds")),
             spec=ModelSpec.from_dict(**{key: data.get(key, {}) for key in _SECTIONS}),
+            cluster=ClusterSpec(**table("cluster", data.get("cluster", {}), _CLUSTER_KEYS)),
         )
 
     @classmethod
@@ -117,6 +148,8 @@ class ExperimentConfig:
             "evaluate_train": self.evaluate_train,
             "folds": [fold.to_dict() for fold in self.folds],
             **copy.deepcopy(self.spec.to_dict()),
+            # Where it trained does not change the model; kept only when a cluster was named.
+            **({"cluster": self.cluster.to_dict()} if self.cluster.dask else {}),
         }
 
 
@@ -168,7 +201,7 @@ def parse_select(sql: str, key: str) -> dict[str, Any]:
     return tree
 
 
-def _base_tables(node: Any) -> list[tuple[str, str, str]]:
+def base_tables(node: Any) -> list[tuple[str, str, str]]:
     """Every (catalog, schema, table) a syntax tree reads by name (CTE names included)."""
     found: list[tuple[str, str, str]] = []
     stack = [node]
@@ -187,7 +220,7 @@ def _base_tables(node: Any) -> list[tuple[str, str, str]]:
 
 def check_input_sql(sql: str) -> None:
     """Check ``input_data``: one SELECT that reads the unqualified ``digits`` table."""
-    tables = _base_tables(parse_select(sql, "input_data"))
+    tables = base_tables(parse_select(sql, "input_data"))
     names = [(c, s, t.lower()) for c, s, t in tables]
     qualified = [".".join(p for p in ref if p) for ref in names if ref[2] == TABLE and ref[1]]
     if qualified:

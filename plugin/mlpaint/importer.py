@@ -102,7 +102,8 @@ def _replace_rows(con: duckdb.DuckDBPyConnection, table: pa.Table, progress: boo
         )
         con.unregister("incoming_digits")
         bar.update()
-        db.run_script(con, "folds.sql")
+        for script in db.FOLD_SCRIPTS:
+            db.run_script(con, script)
         bar.update()
 
 

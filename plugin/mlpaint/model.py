@@ -10,6 +10,7 @@ from dataclasses import dataclass, field, fields
 import lightgbm
 import numpy as np
 
+from mlpaint.bags import bag_mask, selects_rows
 from mlpaint.knobs import Bounds, bounds_relaxed, check_knobs, table
 from mlpaint.merge import merge_boosters
 from mlpaint.pixels import N_CLASSES, numpy_rows
@@ -108,28 +109,37 @@ class ModelSpec:
         }
 
 
-def _bag_rows(n: int, spec: ModelSpec, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
-    """Row indices of one bag, split into (training, validation)."""
-    size = max(1, round(n * spec.bag_fraction))
-    rows = rng.choice(n, size=size, replace=spec.bag_replacement)
+def _rows_and_validation(
+    n: int, spec: ModelSpec, rng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray]:
+    """Row indices a bag trains on, split into (training, validation) for early stopping."""
+    if spec.bag_replacement:
+        rows = rng.choice(n, size=max(1, round(n * spec.bag_fraction)), replace=True)
+    else:  # the bag's rows were chosen in SQL (mlpaint.bags); only their order is drawn here
+        rows = rng.permutation(n)
     if spec.early_stopping <= 0:
         return rows, rows[:0]
     n_valid = max(1, round(len(rows) * spec.validation_fraction))
     return rows[n_valid:], rows[:n_valid]
 
 
-def _train_bag(
-    pixels: np.ndarray, labels: np.ndarray, spec: ModelSpec, bag: int, tick: Callable[[], None]
+def train_booster(
+    pixels: np.ndarray,
+    labels: np.ndarray,
+    spec: ModelSpec,
+    bag: int,
+    tick: Callable[[], None] | None = None,
 ) -> lightgbm.Booster:
-    """Train one booster on its own row sample; returns it trimmed to its best iteration."""
+    """Train bag ``bag``'s booster on its rows (prepared); trimmed to its best iteration."""
     rng = np.random.default_rng([spec.seed, bag])
-    train_rows, valid_rows = _bag_rows(len(labels), spec, rng)
+    train_rows, valid_rows = _rows_and_validation(len(labels), spec, rng)
     x, y = augment(pixels[train_rows], labels[train_rows], spec.augment, rng)
     params = spec.lightgbm_params(bag)
     train_set = lightgbm.Dataset(x, label=y, params=params)
 
     def on_iteration(env: lightgbm.callback.CallbackEnv) -> None:
-        tick()
+        if tick is not None:
+            tick()
 
     on_iteration.order = 100  # type: ignore[attr-defined]  # after early stopping's check
     callbacks = [on_iteration]
@@ -143,6 +153,18 @@ def _train_bag(
     best = booster.best_iteration if booster.best_iteration > 0 else None
     # Reload so the booster holds exactly the kept trees and predicts with all of them.
     return lightgbm.Booster(model_str=booster.model_to_string(num_iteration=best))
+
+
+def bag_of(
+    pixels: np.ndarray, labels: np.ndarray, ids: np.ndarray, spec: ModelSpec, bag: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Bag ``bag`` of in-memory rows, by the SQL rule training from a database uses."""
+    if not selects_rows(spec.bag_fraction, spec.bag_replacement):
+        return pixels, labels
+    keep = bag_mask(ids, spec.seed, bag, spec.bag_fraction)
+    if not keep.any():
+        raise ValueError(f"bag {bag} holds no rows: raise algorithm.bag_fraction or add rows")
+    return pixels[keep], labels[keep]
 
 
 def softmax(scores: np.ndarray) -> np.ndarray:
@@ -172,18 +194,25 @@ class BaggedBoostedTrees:
         labels: np.ndarray,
         spec: ModelSpec,
         *,
+        ids: np.ndarray | None = None,
         progress: bool = False,
         on_round: Callable[[int, int], None] | None = None,
     ) -> BaggedBoostedTrees:
-        """Train ``spec.bags`` boosters on (n,784) uint8 pixels and (n,) labels 0..9."""
+        """Train ``spec.bags`` boosters on (n,784) uint8 pixels and (n,) labels 0..9.
+
+        ``ids`` (default 0..n-1) choose each bag's rows by the rule of ``sql/bags.sql``, so rows
+        with the ids the database gives them make the model ``mlpaint train`` makes.
+        """
         pixels, labels = _check_training_data(pixels, labels)
+        ids = np.arange(len(labels)) if ids is None else np.asarray(ids)
         if spec.deskew:
             pixels = deskew(pixels)
         total = spec.bags * spec.max_iter
         with Progress(total, "training", "round", enabled=progress, on_update=on_round) as rounds:
             boosters = []
             for bag in range(spec.bags):
-                boosters.append(_train_bag(pixels, labels, spec, bag, rounds.update))
+                x, y = bag_of(pixels, labels, ids, spec, bag)
+                boosters.append(train_booster(x, y, spec, bag, rounds.update))
                 # A bag that stopped early still counts all its rounds, so the total is reached.
                 rounds.advance_to((bag + 1) * spec.max_iter)
         return cls(spec, boosters)

@@ -39,15 +39,20 @@ def answer(
 
 
 def uncertainty(probabilities: np.ndarray) -> float:
-    """How unsure the model is: the entropy of the ten probabilities over log 10, 0..1.
+    """How unsure the model is about one digit's ten probabilities, 0..1 (see ``uncertainties``)."""
+    return float(uncertainties(np.asarray(probabilities)[None, :])[0])
+
+
+def uncertainties(probabilities: np.ndarray) -> np.ndarray:
+    """(n,) float64: the entropy of each row's ten probabilities over log 10, 0..1.
 
     0 means all the probability is on one digit, 1 means it is spread evenly over the ten. This
     is the one place uncertainty is measured: swap it for the disagreement between
     bags once the model reports that.
     """
     p = np.clip(np.asarray(probabilities, dtype=np.float64), 0.0, 1.0)
-    p = p[p > 0]
-    return float(min(1.0, max(0.0, -(p * np.log(p)).sum() / math.log(len(probabilities)))))
+    logs = np.log(np.where(p > 0, p, 1.0))
+    return np.clip(-(p * logs).sum(axis=-1) / math.log(p.shape[-1]), 0.0, 1.0)
 
 
 def _verdict(scores: np.ndarray) -> dict[str, Any]:
@@ -97,6 +102,11 @@ def probabilities(loaded: LoadedModel, pixels: np.ndarray) -> np.ndarray:
 def predictions(loaded: LoadedModel, pixels: np.ndarray) -> np.ndarray:
     """(n,) uint8: the digit with the highest score (the first on a tie, as in ``answer``)."""
     return scores(loaded, pixels).argmax(axis=1).astype(np.uint8)
+
+
+def uncertainties_of(loaded: LoadedModel, pixels: np.ndarray) -> np.ndarray:
+    """(n,) float64 uncertainty of (n, 784) pixels, 0 (sure) .. 1."""
+    return uncertainties(probabilities(loaded, pixels))
 
 
 def explanations(loaded: LoadedModel, pixels: np.ndarray) -> np.ndarray:

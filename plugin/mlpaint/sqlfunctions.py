@@ -1,10 +1,11 @@
 """Every SQL function mlpaint adds to DuckDB, registered in one place.
 
 ``ml_scores(pixels)`` FLOAT[10], ``ml_probabilities(pixels)`` FLOAT[10], ``ml_predict(pixels)``
-UTINYINT, ``ml_explain(pixels, label)`` FLOAT[784] and ``ml_explain_bias(label)`` FLOAT use the
-active model (or the one named to :func:`register`); ``<model>_scores`` and friends use one model
-by name, so two models can be compared in one query. ``pixels`` is any list of 784 numbers
-0..255; a NULL input gives NULL, anything else malformed is an error naming the function.
+UTINYINT, ``ml_uncertainty(pixels)`` DOUBLE (0 sure .. 1), ``ml_explain(pixels, label)``
+FLOAT[784] and ``ml_explain_bias(label)`` FLOAT use the active model (or the one named to
+:func:`register`); ``<model>_scores`` and friends use one model by name, so two models can be
+compared in one query. ``pixels`` is any list of 784 numbers 0..255; a NULL input gives NULL,
+anything else malformed is an error naming the function.
 """
 
 from __future__ import annotations
@@ -131,6 +132,12 @@ def register_family(con: duckdb.DuckDBPyConnection, prefix: str, loaded: LoadedM
         ("scores", _scores_fn(loaded, f"{prefix}_scores"), [PIXELS_TYPE], "FLOAT[10]"),
         ("probabilities", _proba_fn(loaded, f"{prefix}_probabilities"), [PIXELS_TYPE], "FLOAT[10]"),
         ("predict", _predict_fn(loaded, f"{prefix}_predict"), [PIXELS_TYPE], "UTINYINT"),
+        (
+            "uncertainty",
+            _per_row(loaded, f"{prefix}_uncertainty", scoring.uncertainties_of, None),
+            [PIXELS_TYPE],
+            "DOUBLE",
+        ),
         (
             "explain",
             _explain_fn(loaded, f"{prefix}_explain"),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import http.client
 import json
 import os
@@ -16,8 +17,9 @@ from typing import Any
 from urllib.parse import quote
 
 from mlpaint import announcement, db, registry, training
+from mlpaint.bagtraining import ClusterError
 from mlpaint.commanderror import EXIT_BAD_INPUT, CommandError
-from mlpaint.experiment import ConfigError, load_config
+from mlpaint.experiment import ClusterSpec, ConfigError, ExperimentConfig, load_config
 from mlpaint.progress import Progress
 
 PathLike = str | os.PathLike[str] | None
@@ -25,10 +27,17 @@ EXIT_INTERRUPTED = 130  # 128 + SIGINT, as shells report it
 CANCEL_WAIT_S = 120  # a boosting round on a large config can take seconds
 
 
-def train_command(db_path: PathLike, config_path: Path | None, name: str | None) -> int:
+def train_command(
+    db_path: PathLike,
+    config_path: Path | None,
+    name: str | None,
+    *,
+    dask: str | None = None,
+    shared_dir: str | None = None,
+) -> int:
     """Train from a config; through the running server when one holds the database."""
     try:
-        config = load_config(config_path)
+        config = with_cluster(load_config(config_path), dask, shared_dir)
     except (ConfigError, OSError) as exc:
         raise CommandError(str(exc), EXIT_BAD_INPUT) from exc
     name = name or (config_path.stem if config_path else "default")
@@ -41,10 +50,25 @@ def train_command(db_path: PathLike, config_path: Path | None, name: str | None)
         report = training.train(con, config, name, progress=True)
     except ConfigError as exc:
         raise CommandError(f"{exc}; nothing was written", EXIT_BAD_INPUT) from exc
+    except ClusterError as exc:
+        raise CommandError(f"{exc}; nothing was written") from exc
     finally:
         con.close()
     print(training.format_report(report))
     return 0
+
+
+def with_cluster(
+    config: ExperimentConfig, dask: str | None, shared_dir: str | None
+) -> ExperimentConfig:
+    """The config with the command line's cluster settings over its ``[cluster]`` table."""
+    if dask is None and shared_dir is None:
+        return config
+    cluster = ClusterSpec(
+        dask if dask is not None else config.cluster.dask,
+        shared_dir if shared_dir is not None else config.cluster.shared_dir,
+    )
+    return dataclasses.replace(config, cluster=cluster)
 
 
 def list_command(db_path: PathLike) -> int:

@@ -20,11 +20,14 @@ from dataclasses import dataclass
 from typing import Any
 
 import duckdb
+import lightgbm
 
 from mlpaint import metrics, registry
+from mlpaint.bagtraining import BagResult, train_bag
 from mlpaint.experiment import ConfigError, ExperimentConfig, Fold
 from mlpaint.model import BaggedBoostedTrees
-from mlpaint.trainingdata import FoldData, check_config, load_rows
+from mlpaint.progress import Progress
+from mlpaint.trainingdata import FoldData, check_config, count_rows, load_rows
 
 __all__ = [
     "Cancelled",
@@ -97,31 +100,63 @@ class _FoldProgress:
             self.callback(fraction, message)
 
 
+def _local_bags(
+    con: duckdb.DuckDBPyConnection,
+    config: ExperimentConfig,
+    index: int,
+    bar: bool,
+    tracker: _FoldProgress,
+) -> list[BagResult]:
+    """Train fold ``index``'s bags one after another in this process."""
+    tracker.report(index, 0.0, "loading rows")
+    spec = config.spec
+    total = spec.bags * spec.max_iter
+    on_round = tracker.rounds(index)
+    with Progress(total, "training", "round", enabled=bar, on_update=on_round) as rounds:
+        results = []
+        for bag in range(spec.bags):
+            results.append(train_bag(con, config, index, bag, tick=rounds.update))
+            # A bag that stopped early still counts all its rounds, so the total is reached.
+            rounds.advance_to((bag + 1) * spec.max_iter)
+    return results
+
+
+def _bags_by_fold(
+    con: duckdb.DuckDBPyConnection, config: ExperimentConfig, bar: bool, tracker: _FoldProgress
+) -> list[list[BagResult]]:
+    """Every fold's bags, trained here or, when the config names one, on a Dask cluster."""
+    if not config.cluster.dask:
+        return [_local_bags(con, config, i, bar, tracker) for i in range(len(config.folds))]
+    from mlpaint.cluster import train_on_cluster  # needs dask.distributed, only then
+
+    results = train_on_cluster(con, config, tracker.overall, progress=bar)
+    return [[r for r in results if r.fold == i] for i in range(len(config.folds))]
+
+
 def _run_fold(
     con: duckdb.DuckDBPyConnection,
     config: ExperimentConfig,
     index: int,
     fold: Fold,
-    bar: bool,
+    bags: list[BagResult],
     tracker: _FoldProgress,
 ) -> _FoldResult:
-    """Load, fit and evaluate one fold."""
-    tracker.report(index, 0.0, "loading rows")
-    key = f"folds[{index}]"
-    train = load_rows(con, config, fold.training_where, f"{key}.training_where")
-    test = load_rows(con, config, fold.testing_where, f"{key}.testing_where")
-    model = BaggedBoostedTrees.fit(
-        train.pixels, train.labels, config.spec, progress=bar, on_round=tracker.rounds(index)
-    )
+    """Evaluate one fold's model, built from its trained bags."""
     tracker.report(index, 0.9, "evaluating")
+    boosters = [lightgbm.Booster(model_str=result.booster) for result in bags]
+    model = BaggedBoostedTrees(config.spec, boosters)
+    key = f"folds[{index}]"
+    test = load_rows(con, config, fold.testing_where, f"{key}.testing_where")
     probabilities = model.probabilities(test.pixels)
     train_metrics = None
     if config.evaluate_train:
+        train = load_rows(con, config, fold.training_where, f"{key}.training_where")
         train_metrics = metrics.evaluate(train.labels, model.probabilities(train.pixels))
     predictions = None
     if test.ids is not None and index == 0:
         predictions = registry.Predictions(test.ids, test.labels, probabilities)
-    rows = {"fold": index, "train": len(train.labels), "test": len(test.labels)}
+    n_train = count_rows(con, config, fold.training_where, f"{key}.training_where")
+    rows = {"fold": index, "train": n_train, "test": len(test.labels)}
     test_metrics = metrics.evaluate(test.labels, probabilities)
     # Only the first fold's model is served; dropping the others frees their memory.
     return _FoldResult(
@@ -157,8 +192,9 @@ def train(
     check_config(con, config)
     started = time.perf_counter()
     tracker = _FoldProgress(len(config.folds), on_progress)
+    bags = _bags_by_fold(con, config, progress, tracker)
     results = [
-        _run_fold(con, config, index, fold, progress, tracker)
+        _run_fold(con, config, index, fold, bags[index], tracker)
         for index, fold in enumerate(config.folds)
     ]
     model = results[0].model

@@ -8,12 +8,14 @@ it while binding), and every bind or read happens in a transaction that is alway
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import duckdb
 import numpy as np
 import pyarrow as pa
 
 from mlpaint import sqlguard
+from mlpaint.bags import BAG_PREDICATE
 from mlpaint.experiment import ConfigError, ExperimentConfig, fold_query
 from mlpaint.pixels import N_CLASSES, N_PIXELS, PixelError, arrow_matrix
 
@@ -70,20 +72,31 @@ def _is_integer_type(sql_type: str) -> bool:
 
 
 def load_rows(
-    con: duckdb.DuckDBPyConnection, config: ExperimentConfig, predicate: str, key: str
+    con: duckdb.DuckDBPyConnection,
+    config: ExperimentConfig,
+    predicate: str,
+    key: str,
+    *,
+    bag: dict[str, Any] | None = None,
 ) -> FoldData:
-    """Run ``input_data`` over the rows ``predicate`` keeps; rows sorted by id when there is one."""
+    """Run ``input_data`` over the rows ``predicate`` keeps; rows sorted by id when there is one.
+
+    ``bag`` (``bags.bag_parameters``) narrows the rows to one bag by the rule of sql/bags.sql.
+    """
     sql = fold_query(config, predicate)
-    check_reads_only(con, sql, key)
+    check_reads_only(con, sql, key)  # the user's SQL; the bag's filter below is ours
+    if bag is not None:
+        sql = fold_query(config, f"({predicate}\n) AND {BAG_PREDICATE}")
     try:
         # Reading never writes: whatever the SQL did is rolled back (the model is saved later,
         # in a transaction of its own).
         with sqlguard.rolled_back(con):
-            table = con.sql(sql).to_arrow_table()
+            table = con.sql(sql, params=bag).to_arrow_table()
     except duckdb.Error as exc:
         raise ConfigError(f"{key}: {exc}") from exc
     if table.num_rows == 0:
-        raise ConfigError(f"{key} selects no rows")
+        where = f" in bag {bag['bag']}" if bag is not None else ""
+        raise ConfigError(f"{key} selects no rows{where}")
     pixels = _pixel_matrix(table.column("features"), key)
     labels = _integers(table.column("label"), key, "label", 0, N_CLASSES - 1).astype(np.uint8)
     ids = None
@@ -93,6 +106,19 @@ def load_rows(
         order = np.argsort(ids, kind="stable")
         pixels, labels, ids = pixels[order], labels[order], ids[order]
     return FoldData(pixels, labels, ids)
+
+
+def count_rows(
+    con: duckdb.DuckDBPyConnection, config: ExperimentConfig, predicate: str, key: str
+) -> int:
+    """How many rows ``input_data`` yields over the rows ``predicate`` keeps (none are read)."""
+    sql = fold_query(config, predicate)
+    check_reads_only(con, sql, key)
+    try:
+        with sqlguard.rolled_back(con):
+            return int(con.sql(f"SELECT count(*) FROM (\n{sql}\n)").fetchall()[0][0])
+    except duckdb.Error as exc:
+        raise ConfigError(f"{key}: {exc}") from exc
 
 
 def _pixel_matrix(column: pa.ChunkedArray, key: str) -> np.ndarray:
