@@ -291,3 +291,12 @@ def make_client() -> Iterator:
     yield _make
     for app in apps:
         app.extensions["mlpaint"].close()
+
+
+@pytest.fixture(scope="session")
+def cluster() -> Iterator:
+    """A real Dask cluster: one scheduler and two workers, started with the `dask` command."""
+    from dask_processes import dask_processes
+
+    with dask_processes(2) as processes:
+        yield processes

@@ -5,7 +5,6 @@ from __future__ import annotations
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import duckdb
@@ -37,13 +36,6 @@ deskew = true
 copies = 1
 max_shift = 1
 """
-
-
-@pytest.fixture(scope="module")
-def cluster() -> Iterator[DaskProcesses]:
-    """One scheduler and two workers, started with the `dask` command line."""
-    with dask_processes(2) as processes:
-        yield processes
 
 
 @pytest.fixture
