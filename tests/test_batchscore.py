@@ -128,9 +128,9 @@ def test_bad_input_is_one_line(
     elif setup == "not_parquet":
         (folder / "bad.parquet").write_text("not parquet")
     elif setup == "ok":
-        duckdb.sql("SELECT 1 AS id, list_transform(range(784), lambda x: 0) AS pixels").write_parquet(
-            str(folder / "a.parquet")
-        )
+        duckdb.sql(
+            "SELECT 1 AS id, list_transform(range(784), lambda x: 0) AS pixels"
+        ).write_parquet(str(folder / "a.parquet"))
     run = _predict(trained_db, folder, tmp_path / "out", "--workers", "1", *extra)
     assert run.returncode == status, run.stderr
     assert message in run.stderr and "Traceback" not in run.stderr

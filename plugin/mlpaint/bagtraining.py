@@ -96,8 +96,7 @@ def open_snapshot(snapshot: str, where: str | None = None) -> duckdb.DuckDBPyCon
     except duckdb.Error as exc:
         reason = str(exc).splitlines()[0]
         raise DataUnreachableError(
-            f"worker {where or worker_name()} cannot read the training data at {snapshot}: "
-            f"{reason}"
+            f"worker {where or worker_name()} cannot read the training data at {snapshot}: {reason}"
         ) from None
 
 

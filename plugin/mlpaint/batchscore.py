@@ -17,6 +17,7 @@ from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import duckdb
 
@@ -175,15 +176,24 @@ def _on_cluster(
     model: ModelBlob, pairs: list[tuple[str, str]], on_shard: OnShard, address: str
 ) -> list[ShardResult]:
     """One Dask task a shard; every worker must reach the input files and the output folder."""
-    import distributed
-
-    from mlpaint.cluster import check_workers, connect
+    from mlpaint.cluster import connect
 
     with connect(address) as client:
-        check_workers(client, None)
-        shared = client.scatter(model, broadcast=True)
-        futures = [client.submit(score_shard, shared, *pair, pure=False) for pair in pairs]
-        try:
-            return [_reported(f.result(), on_shard) for f in distributed.as_completed(futures)]
-        finally:
-            client.cancel([f for f in futures if not f.done()])
+        return score_on(client, model, pairs, on_shard)
+
+
+def score_on(
+    client: Any, model: ModelBlob, pairs: list[tuple[str, str]], on_shard: OnShard
+) -> list[ShardResult]:
+    """Score on the workers of a connected ``distributed.Client``."""
+    import distributed
+
+    from mlpaint.cluster import check_workers
+
+    check_workers(client, None)
+    shared = client.scatter(model, broadcast=True)
+    futures = [client.submit(score_shard, shared, *pair, pure=False) for pair in pairs]
+    try:
+        return [_reported(f.result(), on_shard) for f in distributed.as_completed(futures)]
+    finally:
+        client.cancel([f for f in futures if not f.done()])

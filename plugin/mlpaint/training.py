@@ -59,6 +59,7 @@ class TrainReport:
     seconds: float
     size_bytes: int
     row_counts: list[dict[str, int]]
+    bags: list[dict[str, Any]]  # per bag: fold, bag, rows, seconds, peak_rss_mb, where
 
 
 @dataclass(frozen=True)
@@ -225,7 +226,20 @@ def train(
         seconds=record.seconds,
         size_bytes=len(record.blob),
         row_counts=record.row_counts,
+        bags=[_bag_summary(r) for fold_bags in bags for r in fold_bags],
     )
+
+
+def _bag_summary(result: BagResult) -> dict[str, Any]:
+    """What one bag cost, without its booster."""
+    return {
+        "fold": result.fold,
+        "bag": result.bag,
+        "rows": result.rows,
+        "seconds": result.seconds,
+        "peak_rss_mb": result.peak_rss_mb,
+        "where": result.where,
+    }
 
 
 def format_report(report: TrainReport) -> str:
