@@ -21,9 +21,14 @@ import tempfile
 import time
 from pathlib import Path
 
-import duckdb
+# Run as `python bench/dask.py`, this folder comes first on sys.path and this file would shadow
+# the dask package itself.
+HERE = Path(__file__).resolve().parent
+sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != HERE]
 
-ROOT = Path(__file__).resolve().parent.parent
+import duckdb  # noqa: E402
+
+ROOT = HERE.parent
 CONFIGS = [ROOT / "experiments" / "default.toml", ROOT / "experiments" / "mldb_bbdt.toml"]
 
 ONE_RUN = """

@@ -94,11 +94,12 @@ def score_shard(model: ModelBlob, source: str, target: str) -> ShardResult:
         shard.create_view("shard")
         partial = f"{target}.partial"
         try:
+            Path(target).parent.mkdir(parents=True, exist_ok=True)
             result = con.sql(sql_path("predict.sql").read_text(encoding="utf-8"))
             result.write_parquet(partial)
             rows = int(con.read_parquet(partial).count("*").fetchall()[0][0])
             os.replace(partial, target)
-        except duckdb.Error as exc:
+        except (OSError, duckdb.Error) as exc:
             raise BatchError(f"{source}: {db.error_reason(exc)}") from None
         finally:
             Path(partial).unlink(missing_ok=True)
@@ -144,8 +145,6 @@ def score_shards(
     workers: int = 1,
 ) -> list[ShardResult]:
     """Score every (input, output) pair: on a Dask cluster, in ``workers`` processes, or here."""
-    for _, target in pairs:
-        Path(target).parent.mkdir(parents=True, exist_ok=True)
     if dask:
         return _on_cluster(model, pairs, on_shard, dask)
     if workers <= 1 or len(pairs) == 1:
@@ -191,7 +190,7 @@ def score_on(
     from mlpaint.cluster import check_workers
 
     check_workers(client, None)
-    shared = client.scatter(model, broadcast=True)
+    shared = client.scatter(model, broadcast=True, hash=False)  # a key of its own per call
     futures = [client.submit(score_shard, shared, *pair, pure=False) for pair in pairs]
     try:
         return [_reported(f.result(), on_shard) for f in distributed.as_completed(futures)]
