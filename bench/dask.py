@@ -59,11 +59,10 @@ def train_once(db: Path, config: Path, dask: str, folder: Path) -> dict:
     script = folder / "one_run.py"
     script.write_text(ONE_RUN)
     out = subprocess.run(
-        [sys.executable, str(script), str(db), str(config), dask],
-        capture_output=True,
-        text=True,
-        check=True,
+        [sys.executable, str(script), str(db), str(config), dask], capture_output=True, text=True
     )
+    if out.returncode != 0:
+        raise SystemExit(f"training {config.name} ({dask or 'here'}) failed:\n{out.stderr}")
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 

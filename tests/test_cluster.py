@@ -29,7 +29,7 @@ max_iter = 8
 num_leaves = 15
 max_depth = 5
 seed = 11
-num_threads = 1
+num_threads = 2
 [preprocess]
 deskew = true
 [augment]

@@ -8,7 +8,7 @@ import pytest
 from mnist_slice import load_slice
 
 from mlpaint.merge import merge_boosters
-from mlpaint.model import BaggedBoostedTrees, ModelSpec
+from mlpaint.model import BaggedBoostedTrees, ModelSpec, train_booster
 from mlpaint.preprocess import AugmentSpec
 
 # One thread: OpenMP barriers crawl when other jobs share the two cores.
@@ -168,3 +168,14 @@ def test_fit_rejects_bad_training_data() -> None:
 
 def test_boosters_are_real_lightgbm(model: BaggedBoostedTrees) -> None:
     assert all(isinstance(b, lightgbm.Booster) for b in model.boosters)
+
+
+def test_the_thread_count_changes_no_tree() -> None:
+    """Cluster workers train with their share of cores: the trees must not depend on it."""
+    x, y = load_slice(2000)
+    texts = []
+    for threads in (1, 3):
+        spec = ModelSpec.from_dict({"bags": 1, "max_iter": 8, "num_threads": threads})
+        text = train_booster(x, y.astype(np.int32), spec, 0).model_to_string()
+        texts.append(text[text.index("Tree=0") : text.index("end of trees")])
+    assert texts[0] == texts[1]

@@ -7,6 +7,7 @@ so a config and seed give the same boosters wherever they train.
 
 from __future__ import annotations
 
+import dataclasses
 import sys
 import time
 from collections.abc import Callable
@@ -80,11 +81,23 @@ def train_bag(
     )
 
 
-def train_bag_task(snapshot: str, config: dict, fold: int, bag: int) -> BagResult:
-    """A Dask task: train one bag from the data copy at ``snapshot`` (a DuckDB file)."""
+def train_bag_task(
+    snapshot: str, config: dict, fold: int, bag: int, threads: int | None = None
+) -> BagResult:
+    """A Dask task: train one bag from the data copy at ``snapshot`` (a DuckDB file).
+
+    ``threads`` (default the config's ``num_threads``) is the booster's share of the worker's
+    cores; with ``deterministic`` and column-wise histograms LightGBM builds the same trees
+    whatever the thread count (a test checks), so it changes the time, never the model.
+    """
+    parsed = ExperimentConfig.from_dict(config)
+    if threads is not None:
+        parsed = dataclasses.replace(
+            parsed, spec=dataclasses.replace(parsed.spec, num_threads=threads)
+        )
     con = open_snapshot(snapshot)
     try:
-        return train_bag(con, ExperimentConfig.from_dict(config), fold, bag, where=worker_name())
+        return train_bag(con, parsed, fold, bag, where=worker_name())
     finally:
         con.close()
 

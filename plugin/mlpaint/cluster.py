@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -101,6 +102,18 @@ def train_on_cluster(
             return train_bags(client, snapshot, config, on_bag, lambda: report(*last))
 
 
+def booster_threads(config: ExperimentConfig) -> int | None:
+    """Threads per bag: a ``local:N`` cluster shares this machine's cores between its N workers.
+
+    More threads than cores make LightGBM's threads wait on each other (several times slower);
+    on a real cluster each worker process should own ``num_threads`` cores (see the README).
+    """
+    address = config.cluster.dask
+    if not address.startswith("local:"):
+        return None
+    return max(1, (os.cpu_count() or 1) // int(address.split(":", 1)[1]))
+
+
 def library_versions() -> dict[str, str]:
     """The versions that must match across the cluster (run on the client and each worker)."""
     from mlpaint.registry import library_versions as all_versions
@@ -155,7 +168,13 @@ def train_bags(
     raw = config.to_dict()
     futures = [
         client.submit(
-            train_bag_task, snapshot, raw, fold, bag, key=f"mlpaint-bag-{run}-f{fold}-b{bag}"
+            train_bag_task,
+            snapshot,
+            raw,
+            fold,
+            bag,
+            booster_threads(config),
+            key=f"mlpaint-bag-{run}-f{fold}-b{bag}",
         )
         for fold in range(len(config.folds))
         for bag in range(config.spec.bags)
