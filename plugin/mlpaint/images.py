@@ -11,6 +11,7 @@ import re
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
+from mlpaint import strokes
 from mlpaint.ink import find_ink
 from mlpaint.pixels import CENTRE, INK, N_PIXELS, SIDE
 
@@ -25,6 +26,7 @@ MAX_PIXELS = 2048 * 2048
 # below touch at most 1 MP (8 MB an array) whatever was uploaded.
 WORK_SIDE = 1024
 GLYPH = 20  # MNIST scales the ink's bounding box so its longer side is 20 px
+GREY_RAMP = (0.1, 0.6)  # shares of the peak mapped to paper (0) and to full ink (255)
 _MIN_INK = 24.0  # strongest ink, on 0..255, below which we call the canvas empty
 _DATA_URL = re.compile(r"data:(?P<mime>[\w.+/-]*)(?P<params>(;[\w.+-]+(=[\w.+-]+)?)*),", re.I)
 
@@ -168,9 +170,13 @@ def image_to_pixels(data: bytes) -> np.ndarray:
     ink, box, level = find_ink(_grayscale(_small(_open(data))))
     if box is None or level < _MIN_INK:
         raise EmptyImageError("the image has no ink: draw a digit first")
-    canvas = _place(_crop_and_scale(ink, box))
-    peak = canvas.max()
+    glyph = strokes.normalise(_crop_and_scale(ink, box))
+    peak = glyph.max()
     if peak <= 0:
         raise EmptyImageError("the image has no ink: draw a digit first")
-    pixels = np.rint(canvas * (INK / peak))
+    # MNIST's strokes are saturated in the core: levels are scaled so that under 10% of the
+    # peak is paper and over 60% full ink (measured: lowres 76% -> 90%, thick 96.8 -> 97.8).
+    glyph = np.clip((glyph / peak - GREY_RAMP[0]) / (GREY_RAMP[1] - GREY_RAMP[0]), 0.0, 1.0)
+    canvas = _place(glyph)  # the centre of mass of the levels the model sees
+    pixels = np.rint(canvas * (INK / canvas.max()))
     return pixels.astype(np.uint8).reshape(N_PIXELS)

@@ -24,8 +24,19 @@ NARROW, WIDE = 4, 2  # the openings' sizes: 1/4 and 1/2 of the coarse image's lo
 BLOB = 0.7  # a region this strong (share of the ink's level) under the narrow paper is ink
 FAINT = 0.35  # ink under this share of the typical ink level is haze, not ink
 MIN_MASS = 0.05  # a piece lighter than this share of the heaviest is a speck
+MIN_BLOCK = 3  # a low-resolution image scaled up has blocks at least this many pixels a side
 BOX_FLOOR = 0.1  # the box holds the kept ink's anti-aliased edge down to this share
 _EIGHT = np.ones((3, 3), dtype=bool)  # diagonal neighbours are connected, as a pen draws
+
+
+def _histogram(values: np.ndarray) -> np.ndarray:
+    """Counts of the grey levels 0..255 (rounded down): percentiles without sorting."""
+    return np.bincount(np.clip(values, 0, 255).astype(np.intp).ravel(), minlength=256)
+
+
+def _percentile(counts: np.ndarray, q: float) -> float:
+    """The grey level under which ``q`` percent of the counted values lie."""
+    return float(np.searchsorted(np.cumsum(counts), q / 100 * counts.sum()))
 
 
 def _ink_positive(gray: np.ndarray) -> np.ndarray:
@@ -33,11 +44,11 @@ def _ink_positive(gray: np.ndarray) -> np.ndarray:
     border = np.concatenate([gray[0], gray[-1], gray[1:-1, 0], gray[1:-1, -1]])
     paper = float(np.median(border))
     # The farther tail from the paper is the ink; a small digit may be under 1% of the image.
-    for low, high in (np.percentile(gray, [1, 99]), np.percentile(gray, [0.1, 99.9])):
+    counts = _histogram(gray)
+    for q in (1, 0.1, 0):
+        low, high = _percentile(counts, q), _percentile(counts, 100 - q)
         if paper - low != high - paper:
             break
-    else:
-        low, high = gray.min(), gray.max()
     return 255.0 - gray if paper - low > high - paper else gray
 
 
@@ -70,7 +81,7 @@ def _paper(x: np.ndarray) -> np.ndarray:
 
 def otsu(ink: np.ndarray) -> float:
     """Otsu's threshold on 0..255: the level that best splits ``ink`` into two classes."""
-    counts = np.bincount(np.clip(ink, 0, 255).astype(np.intp).ravel(), minlength=256)
+    counts = _histogram(ink)
     levels = np.arange(256) + 0.5
     below = np.cumsum(counts)[:-1]
     above = below[-1] + counts[-1] - below
@@ -85,12 +96,31 @@ def ink_level(ink: np.ndarray) -> float:
     """The ink's typical strength: high in the strokes, not the brightest speck of grain."""
     if ink.max() <= 0:
         return 0.0
-    strong = ink[ink > otsu(ink)]
-    return float(np.percentile(strong, 90)) if strong.size else float(ink.max())
+    counts = _histogram(ink)
+    counts[: int(otsu(ink)) + 1] = 0
+    return _percentile(counts, 90) if counts.any() else float(ink.max())
+
+
+def block_size(gray: np.ndarray) -> int:
+    """The side of the blocks of a low-resolution image scaled up without smoothing, else 1.
+
+    Such an image changes only between blocks: along each axis the places where it changes
+    are at least ``MIN_BLOCK`` apart (a smooth or anti-aliased image changes almost everywhere).
+    """
+    sides = []
+    for axis in (0, 1):
+        changes = np.flatnonzero(np.any(np.abs(np.diff(gray, axis=axis)) > 1, axis=1 - axis))
+        if len(changes) < 3:
+            return 1
+        sides.append(int(np.diff(changes).min()))
+    return min(sides) if min(sides) >= MIN_BLOCK else 1
 
 
 def find_ink(gray: np.ndarray) -> tuple[np.ndarray, tuple[slice, slice] | None, float]:
     """Ink 0..255 of a grey image (0 off the digit), its box (None: no ink) and typical level."""
+    block = block_size(gray)
+    if block > 1:  # blocky: the box filter of one block turns it into a linear interpolation
+        gray = ndimage.uniform_filter(gray, size=block)
     x = _ink_positive(gray)
     ink = np.clip(x - _paper(x), 0.0, None)
     level = ink_level(ink)
