@@ -15,7 +15,7 @@ from scipy import ndimage
 
 RANGE = (1.5, 2.6)  # widths (px on the 28x28 grid) left as they are
 MAX_STEP = 1.0  # at most this many pixels grown or worn on each side of a stroke
-FINE = 4  # the glyph is reshaped at this many times its size: quarter-pixel steps
+FINE = 8  # the glyph is reshaped at this many times its size: eighth-pixel steps
 
 
 def width(glyph: np.ndarray) -> float:
