@@ -27,7 +27,7 @@ MAX_PIXELS = 2048 * 2048
 WORK_SIDE = 1024
 GLYPH = 20  # MNIST scales the ink's bounding box so its longer side is 20 px
 GREY_RAMP = (0.1, 0.6)  # shares of the peak mapped to paper (0) and to full ink (255)
-_MIN_INK = 24.0  # strongest ink, on 0..255, below which we call the canvas empty
+_MIN_INK = 24.0  # typical ink level, on 0..255, below which we call the canvas empty
 _DATA_URL = re.compile(r"data:(?P<mime>[\w.+/-]*)(?P<params>(;[\w.+-]+(=[\w.+-]+)?)*),", re.I)
 
 

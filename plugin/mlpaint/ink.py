@@ -2,6 +2,7 @@
 
 ``find_ink`` turns grey levels (0..255) into ink intensity (0 paper) and the ink's bounding box:
 
+0. Blocks: a low-resolution image scaled up without smoothing is box-filtered over one block.
 1. Polarity: the paper is what the border mostly is; the ink is the far tail on the other side.
 2. Paper: the paper's level everywhere, uneven lighting and shadows included, is a grey opening
    (the largest value under which no stroke fits) of the image at a coarse scale, smoothed; it is
