@@ -11,8 +11,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from PIL import Image, ImageDraw
+from PIL import Image, ImageDraw, ImageFilter
 
+from mlpaint import strokes
 from mlpaint.images import (
     MAX_PIXELS,
     EmptyImageError,
@@ -259,3 +260,38 @@ def test_a_jpeg_is_held_to_the_budget_after_its_reduced_scale_decoding() -> None
     with pytest.raises(ImageTooLargeError, match=f"{MAX_PIXELS:,}"):
         image_to_pixels(_png(image))  # the same pixels as PNG: nothing decodes them small
     _check_mnist_like(image_to_pixels(_png(image, fmt="JPEG")))
+
+
+@pytest.mark.parametrize("pen", [2, 4, 18, 40, 60])
+def test_a_fine_pen_and_a_marker_give_mnist_like_strokes(pen: int) -> None:
+    """MNIST's test digits measure 1.4 / 1.9 / 2.7 px (10th / 50th / 90th percentile)."""
+    pixels = image_to_pixels(_png(_draw(width=pen)))
+    _check_mnist_like(pixels)
+    assert 1.0 <= strokes.width(pixels.reshape(28, 28)) <= 3.5  # main: 0.85 (2 px), 4.3 (60)
+
+
+def test_a_photo_with_a_paper_gradient_grain_and_a_shadow() -> None:
+    ink = np.asarray(_draw(width=14), dtype=np.float64) / 255  # 0 ink, 1 paper
+    rows, cols = np.mgrid[:280, :280]
+    paper = 250 - 0.4 * cols - 60 * (rows > 200)  # lit from the left, a shadow at the bottom
+    grain = np.random.default_rng(0).normal(0, 6, ink.shape)
+    photo = Image.fromarray(np.clip(ink * paper + grain, 0, 255).astype(np.uint8))
+    pixels = image_to_pixels(_png(photo, fmt="JPEG"))
+    _check_mnist_like(pixels)
+    reference = image_to_pixels(_png(_draw(width=14))).astype(int)
+    assert np.abs(pixels.astype(int) - reference).mean() < 3  # main: 27.8
+
+
+def test_faint_haze_around_the_digit_is_not_ink() -> None:
+    image = _draw(width=14)
+    draw = ImageDraw.Draw(image)
+    for box, grey in [
+        ((10, 10, 80, 70), 215),
+        ((200, 180, 270, 270), 200),
+        ((150, 20, 200, 60), 225),
+    ]:
+        draw.ellipse(box, fill=grey)  # smudges 12-22% as dark as the ink
+    pixels = image_to_pixels(_png(image.filter(ImageFilter.GaussianBlur(2))))
+    _check_mnist_like(pixels)
+    reference = image_to_pixels(_png(_draw(width=14))).astype(int)
+    assert np.abs(pixels.astype(int) - reference).mean() < 3

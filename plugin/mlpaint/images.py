@@ -11,6 +11,8 @@ import re
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
+from mlpaint import strokes
+from mlpaint.ink import find_ink
 from mlpaint.pixels import CENTRE, INK, N_PIXELS, SIDE
 
 MAX_ENCODED_BYTES = 2 * 1024 * 1024  # the encoded image file (PNG, JPEG, ...)
@@ -24,8 +26,8 @@ MAX_PIXELS = 2048 * 2048
 # below touch at most 1 MP (8 MB an array) whatever was uploaded.
 WORK_SIDE = 1024
 GLYPH = 20  # MNIST scales the ink's bounding box so its longer side is 20 px
-_MIN_INK = 24.0  # strongest ink, on 0..255, below which we call the canvas empty
-_INK_FLOOR = 0.1  # ink fainter than this share of the strongest ink does not count for the box
+GREY_RAMP = (0.1, 0.6)  # shares of the peak mapped to paper (0) and to full ink (255)
+_MIN_INK = 24.0  # typical ink level, on 0..255, below which we call the canvas empty
 _DATA_URL = re.compile(r"data:(?P<mime>[\w.+/-]*)(?P<params>(;[\w.+-]+(=[\w.+-]+)?)*),", re.I)
 
 
@@ -138,25 +140,13 @@ def _grayscale(image: Image.Image) -> np.ndarray:
     return lum + paper * (1.0 - alpha)
 
 
-def _ink(gray: np.ndarray) -> np.ndarray:
-    """Ink intensity 0..255, whatever the polarity: paper is the border's typical value."""
-    border = np.concatenate([gray[0], gray[-1], gray[1:-1, 0], gray[1:-1, -1]])
-    paper = float(np.median(border))
-    if abs(paper - 127.5) < 32:  # a grey border says little: fall back to the majority
-        paper = float(np.median(gray))
-    ink = gray - paper if paper < 127.5 else paper - gray
-    return np.clip(ink, 0.0, None)
-
-
-def _crop_and_scale(ink: np.ndarray) -> np.ndarray:
+def _crop_and_scale(ink: np.ndarray, box: tuple[slice, slice]) -> np.ndarray:
     """Crop to the ink's bounding box and scale (anti-aliased) so the longer side is 20 px."""
-    strong = ink > ink.max() * _INK_FLOOR
-    rows, cols = np.flatnonzero(strong.any(axis=1)), np.flatnonzero(strong.any(axis=0))
-    box = ink[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1]
-    height, width = box.shape
+    box_ink = ink[box]
+    height, width = box_ink.shape
     scale = GLYPH / max(height, width)
     size = (max(1, round(width * scale)), max(1, round(height * scale)))
-    glyph = Image.fromarray(box.astype(np.float32), mode="F")
+    glyph = Image.fromarray(box_ink.astype(np.float32), mode="F")
     resample = Image.Resampling.BOX if scale < 1 else Image.Resampling.BILINEAR
     return np.clip(np.asarray(glyph.resize(size, resample), dtype=np.float64), 0.0, None)
 
@@ -177,12 +167,16 @@ def _place(glyph: np.ndarray) -> np.ndarray:
 
 def image_to_pixels(data: bytes) -> np.ndarray:
     """Normalise an encoded image of a digit the way MNIST was: (784,) uint8, 0 paper."""
-    ink = _ink(_grayscale(_small(_open(data))))
-    if ink.max() < _MIN_INK:
+    ink, box, level = find_ink(_grayscale(_small(_open(data))))
+    if box is None or level < _MIN_INK:
         raise EmptyImageError("the image has no ink: draw a digit first")
-    canvas = _place(_crop_and_scale(ink))
-    peak = canvas.max()
+    glyph = strokes.normalise(_crop_and_scale(ink, box))
+    peak = glyph.max()
     if peak <= 0:
         raise EmptyImageError("the image has no ink: draw a digit first")
-    pixels = np.rint(canvas * (INK / peak))
+    # MNIST's strokes are saturated in the core: levels are scaled so that under 10% of the
+    # peak is paper and over 60% full ink (measured: lowres 76% -> 90%, thick 96.8% -> 97.8%).
+    glyph = np.clip((glyph / peak - GREY_RAMP[0]) / (GREY_RAMP[1] - GREY_RAMP[0]), 0.0, 1.0)
+    canvas = _place(glyph)  # the centre of mass of the levels the model sees
+    pixels = np.rint(canvas * (INK / canvas.max()))
     return pixels.astype(np.uint8).reshape(N_PIXELS)
