@@ -98,6 +98,7 @@ def scoring_rate(db: Path, shards: Path, out: Path, workers: int) -> float:
     from distributed import Client, LocalCluster
 
     from mlpaint import batchscore
+    from mlpaint.cluster import cores_each
 
     con = duckdb.connect(str(db), read_only=True)
     try:
@@ -109,9 +110,11 @@ def scoring_rate(db: Path, shards: Path, out: Path, workers: int) -> float:
         LocalCluster(n_workers=workers, threads_per_worker=1, dashboard_address=None) as cluster,
         Client(cluster) as client,
     ):
-        batchscore.score_on(client, model, pairs[:workers], lambda _: None)  # warm: model loaded
+        threads = cores_each(workers)
+        warm = pairs[:workers]  # every worker loads the model before the clock starts
+        batchscore.score_on(client, model, warm, lambda _: None, threads)
         started = time.perf_counter()
-        results = batchscore.score_on(client, model, pairs, lambda _: None)
+        results = batchscore.score_on(client, model, pairs, lambda _: None, threads)
         seconds = time.perf_counter() - started
     return sum(r.rows for r in results) / seconds
 

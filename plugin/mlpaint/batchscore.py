@@ -7,6 +7,7 @@ A shard's output appears whole or not at all (it is written beside, then renamed
 
 from __future__ import annotations
 
+import dataclasses
 import glob
 import hashlib
 import multiprocessing
@@ -22,6 +23,7 @@ from typing import Any
 import duckdb
 
 from mlpaint import db, sqlfunctions
+from mlpaint.cluster import cores_each
 from mlpaint.model import BaggedBoostedTrees
 from mlpaint.registry import LoadedModel, resolve
 from mlpaint.resources import sql_path
@@ -77,13 +79,19 @@ def shard_paths(pattern: str, output_dir: str | os.PathLike[str]) -> list[tuple[
     return list(zip(sources, targets, strict=True))
 
 
-def score_shard(model: ModelBlob, source: str, target: str) -> ShardResult:
-    """Score one shard into ``target``: the task each local process or Dask worker runs."""
+def score_shard(
+    model: ModelBlob, source: str, target: str, threads: int | None = None
+) -> ShardResult:
+    """Score one shard into ``target``: the task each local process or Dask worker runs.
+
+    ``threads`` caps this process's share of the cores (the model's threads, one DuckDB thread):
+    processes sharing a machine must not run more threads than it has cores.
+    """
     started = time.perf_counter()
-    con = duckdb.connect()
+    con = duckdb.connect(config={"threads": 1} if threads else {})
     try:
         con.execute("SET enable_progress_bar = false")  # the command shows one bar over shards
-        sqlfunctions.register_family(con, "ml", _loaded(model))
+        sqlfunctions.register_family(con, "ml", _loaded(model, threads))
         try:
             shard = con.read_parquet(source)
         except duckdb.Error as exc:
@@ -108,12 +116,15 @@ def score_shard(model: ModelBlob, source: str, target: str) -> ShardResult:
     return ShardResult(source, target, rows, time.perf_counter() - started, _where())
 
 
-def _loaded(model: ModelBlob) -> LoadedModel:
-    if model.key not in _MODELS:
+def _loaded(model: ModelBlob, threads: int | None) -> LoadedModel:
+    key = f"{model.key}:{threads}"
+    if key not in _MODELS:
         _MODELS.clear()  # one model at a time per process
         parsed = BaggedBoostedTrees.from_bytes(model.blob)
-        _MODELS[model.key] = LoadedModel(model.name, model.version, model.created_at, parsed)
-    return _MODELS[model.key]
+        if threads:
+            parsed.spec = dataclasses.replace(parsed.spec, num_threads=threads)
+        _MODELS[key] = LoadedModel(model.name, model.version, model.created_at, parsed)
+    return _MODELS[key]
 
 
 def _where() -> str:
@@ -163,7 +174,8 @@ def _in_processes(
     """Local worker processes, started fresh (spawn): DuckDB's threads must not be forked."""
     context = multiprocessing.get_context("spawn")
     with ProcessPoolExecutor(min(workers, len(pairs)), mp_context=context) as pool:
-        futures = [pool.submit(score_shard, model, *pair) for pair in pairs]
+        threads = cores_each(min(workers, len(pairs)))
+        futures = [pool.submit(score_shard, model, *pair, threads) for pair in pairs]
         try:
             return [_reported(f.result(), on_shard) for f in as_completed(futures)]
         finally:
@@ -178,11 +190,17 @@ def _on_cluster(
     from mlpaint.cluster import connect
 
     with connect(address) as client:
-        return score_on(client, model, pairs, on_shard)
+        local = address.startswith("local:")
+        threads = cores_each(int(address.split(":", 1)[1])) if local else None
+        return score_on(client, model, pairs, on_shard, threads)
 
 
 def score_on(
-    client: Any, model: ModelBlob, pairs: list[tuple[str, str]], on_shard: OnShard
+    client: Any,
+    model: ModelBlob,
+    pairs: list[tuple[str, str]],
+    on_shard: OnShard,
+    threads: int | None = None,
 ) -> list[ShardResult]:
     """Score on the workers of a connected ``distributed.Client``."""
     import distributed
@@ -191,7 +209,7 @@ def score_on(
 
     check_workers(client, None)
     shared = client.scatter(model, broadcast=True, hash=False)  # a key of its own per call
-    futures = [client.submit(score_shard, shared, *pair, pure=False) for pair in pairs]
+    futures = [client.submit(score_shard, shared, *pair, threads, pure=False) for pair in pairs]
     try:
         return [_reported(f.result(), on_shard) for f in distributed.as_completed(futures)]
     finally:

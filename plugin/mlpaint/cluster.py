@@ -111,7 +111,12 @@ def booster_threads(config: ExperimentConfig) -> int | None:
     address = config.cluster.dask
     if not address.startswith("local:"):
         return None
-    return max(1, (os.cpu_count() or 1) // int(address.split(":", 1)[1]))
+    return cores_each(int(address.split(":", 1)[1]))
+
+
+def cores_each(processes: int) -> int:
+    """This machine's cores shared by ``processes`` processes (at least one each)."""
+    return max(1, (os.cpu_count() or 1) // processes)
 
 
 def library_versions() -> dict[str, str]:
