@@ -165,3 +165,26 @@ def test_workers_with_other_library_versions_are_refused(cluster: DaskProcesses)
         other = {**library_versions(), "lightgbm": "0.0.1"}
         with pytest.raises(ClusterError, match=r"has lightgbm .* \(this machine: 0\.0\.1\)"):
             check_workers(client, None, expected=other)
+
+
+def test_a_shared_dir_that_cannot_be_written_is_one_line(
+    small_db: Path, bagged_config: Path, tmp_path: Path
+) -> None:
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    run = _train(small_db, bagged_config, "x", "--dask", "local:1", "--shared-dir", str(blocker))
+    assert run.returncode == 1
+    assert "cannot write the training data for the workers to" in run.stderr
+    assert "nothing was written" in run.stderr and "Traceback" not in run.stderr
+
+
+def test_the_cluster_table_round_trips_and_is_kept_only_when_named() -> None:
+    from mlpaint.experiment import ExperimentConfig
+
+    plain = ExperimentConfig.from_dict(tomllib.loads(BAGGED))
+    assert "cluster" not in plain.to_dict()
+    named = ExperimentConfig.from_dict(
+        tomllib.loads(BAGGED) | {"cluster": {"dask": "local:3", "shared_dir": "/mnt/x"}}
+    )
+    assert ExperimentConfig.from_dict(named.to_dict()) == named
+    assert named.spec == plain.spec  # where it trains is not part of the model

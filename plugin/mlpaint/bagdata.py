@@ -68,7 +68,8 @@ def shared_copy(
         yield str(path)
     finally:
         for leftover in (path, path.with_name(path.name + ".wal")):
-            leftover.unlink(missing_ok=True)
+            with contextlib.suppress(OSError):  # never written, or its folder is not one
+                leftover.unlink(missing_ok=True)
 
 
 def _write(con: duckdb.DuckDBPyConnection, config: ExperimentConfig, path: Path) -> None:
