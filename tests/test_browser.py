@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import os
 import re
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -74,7 +75,13 @@ def paint_db(tmp_path_factory: pytest.TempPathFactory, mnist_train: tuple) -> Pa
     db = folder / "paint.duckdb"
     import_digits(db, [str(source)], progress=False)
     train_tiny(db, "tiny", SMALLER_CONFIG)
-    train_tiny(db, "paint", load_config(STANDIN).to_dict())
+    # The stand-in's digit / not-a-digit threshold from 300 captured digits a half and 600
+    # non-digits (the suite's default is smaller): the verdict tests below rest on it.
+    os.environ["MLPAINT_VERDICT_SAMPLE"], before = "300", os.environ["MLPAINT_VERDICT_SAMPLE"]
+    try:
+        train_tiny(db, "paint", load_config(STANDIN).to_dict())
+    finally:
+        os.environ["MLPAINT_VERDICT_SAMPLE"] = before
     return db
 
 
@@ -187,6 +194,35 @@ def test_drawn_digit_is_read(page: Page, digit: str, place: str) -> None:
     draw(page, SHAPES[digit], PLACES[place])
     assert (page.text_content("#prediction") or "").startswith(digit)
     assert page.get_attribute("body", "data-state") == "ready"
+
+
+NOT_DIGITS: dict[str, list[Stroke]] = {
+    "X": [line((0.1, 0.1), (0.9, 0.9)), line((0.9, 0.1), (0.1, 0.9))],
+    "square": [
+        line((0.15, 0.15), (0.85, 0.15))
+        + line((0.85, 0.15), (0.85, 0.85))[1:]
+        + line((0.85, 0.85), (0.15, 0.85))[1:]
+        + line((0.15, 0.85), (0.15, 0.15))[1:]
+    ],
+}
+
+
+@pytest.mark.parametrize("shape", list(NOT_DIGITS))
+def test_a_drawn_shape_is_not_called_a_digit(page: Page, shape: str) -> None:
+    draw(page, NOT_DIGITS[shape])
+    verdict = page.get_attribute("body", "data-verdict")
+    text = page.text_content("#confidence") or ""
+    assert verdict in ("not-digit", "unsure"), (verdict, text, probabilities(page))
+    assert text in ("that doesn\u2019t look like a digit", "not sure")
+    assert "confident" not in text
+    assert (page.text_content("#runner-up") or "").startswith(("closest: ", "maybe "))
+
+
+def test_a_drawn_digit_is_a_confident_digit(page: Page) -> None:
+    draw(page, SHAPES["0"])
+    assert page.get_attribute("body", "data-verdict") == "digit"
+    assert page.text_content("#prediction") == "0"
+    assert (page.text_content("#confidence") or "").endswith("% confident")
 
 
 def test_explanation_views(page: Page) -> None:

@@ -33,8 +33,8 @@ def answer(
     seen = loaded.model.prepare(pixels)  # (1, 784), deskewed when the model says so
     model = loaded.model
     bag_scores = model.bag_scores(seen, prepared=True)[0]
-    output = _verdict(model.scores(seen, prepared=True)[0], bag_scores)
-    output["is_digit"] = bool(output["uncertainty"] <= verdict.threshold_of(model))
+    threshold = verdict.threshold_of(model)
+    output = _verdict(model.scores(seen, prepared=True)[0], bag_scores, threshold)
     output["pixels"] = seen[0]
     output["model"] = {"name": loaded.name, "version": loaded.version}
     if explain:
@@ -66,18 +66,20 @@ def uncertainties(bag_probabilities: np.ndarray) -> np.ndarray:
     return verdict.entropy(bag_probabilities)
 
 
-def _verdict(scores: np.ndarray, bag_scores: np.ndarray) -> dict[str, Any]:
+def _verdict(scores: np.ndarray, bag_scores: np.ndarray, threshold: float) -> dict[str, Any]:
     """Everything one row's ten scores (and its bags' (bags, 10) scores) say."""
     probabilities = softmax(scores)
     bag_probabilities = softmax(bag_scores)
     first, second = np.argsort(-scores, kind="stable")[:2]
+    doubt = uncertainty(bag_probabilities)
     return {
         "prediction": int(first),
         "runner_up": int(second),
         "confidence": float(probabilities[first]),
         "probabilities": probabilities,
         "scores": scores,
-        "uncertainty": uncertainty(bag_probabilities),
+        "uncertainty": doubt,
+        "is_digit": doubt <= threshold,
         "bag_probabilities": bag_probabilities,
     }
 

@@ -20,6 +20,7 @@ through the image path, and reported on the other half (:func:`figures`).
 from __future__ import annotations
 
 import math
+import os
 import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -38,7 +39,19 @@ FALSE_NON_DIGIT_RATE = 0.005
 # A model trained before the verdict existed carries no threshold: this one (the entropy of the
 # served probabilities, 0..1) was measured on the shipped default (full-default-v1, bags = 1).
 DEFAULT_THRESHOLD = 0.16
-DIGITS_PER_SPLIT = 1000  # test-fold digits captured per half at training time (time bound)
+# Test-fold digits captured per half at training time, about 13 ms each through the image path,
+# and the size of the non-digit set (``mlpaint.nondigits.SIZE``). MLPAINT_VERDICT_SAMPLE sets both
+# smaller (the test suite's tiny models: n digits per half and 2n non-digits).
+DIGITS_PER_SPLIT = 1000
+SAMPLE_ENV = "MLPAINT_VERDICT_SAMPLE"
+
+
+def _sample_sizes() -> tuple[int, int]:
+    """(digits per half, non-digits) for the training-time verdict."""
+    from mlpaint import nondigits
+
+    n = int(os.environ.get(SAMPLE_ENV) or 0)
+    return (n, 2 * n) if n > 0 else (DIGITS_PER_SPLIT, nondigits.SIZE)
 
 
 def _entropy(p: np.ndarray) -> np.ndarray:
@@ -147,13 +160,13 @@ def through_image_path(digits: np.ndarray, ids: np.ndarray, kind: str = "canvas"
     return np.stack([images.image_to_pixels(captures.capture(kind, d, int(i))) for d, i in pairs])
 
 
-@lru_cache(maxsize=1)
-def non_digit_pixels() -> np.ndarray:
+@lru_cache(maxsize=2)
+def non_digit_pixels(n: int | None = None) -> np.ndarray:
     """(n, 784): the non-digit set (``mlpaint.nondigits``) through the image path, minus blanks."""
     from mlpaint import images, nondigits
 
     rows = []
-    for _, data in nondigits.make():
+    for _, data in nondigits.make(nondigits.SIZE if n is None else n):
         try:
             rows.append(images.image_to_pixels(data))
         except images.ImageError:  # refused as empty: the scorer answers 422, not a digit
@@ -184,10 +197,11 @@ def evaluate(model: Any, pixels: np.ndarray, ids: np.ndarray | None) -> dict[str
     """
     ids = np.arange(len(pixels)) if ids is None else np.asarray(ids)
     figures: dict[str, Any] = {"bags": agreement(model.bag_scores(pixels))}
-    step = max(1, math.ceil(len(pixels) / (2 * DIGITS_PER_SPLIT)))
+    per_half, n_non_digits = _sample_sizes()
+    step = max(1, math.ceil(len(pixels) / (2 * per_half)))
     captured = through_image_path(pixels[::step], ids[::step])
     digit_scores = score(model.bag_scores(captured))
-    choice = choose(digit_scores, score(model.bag_scores(non_digit_pixels())))
+    choice = choose(digit_scores, score(model.bag_scores(non_digit_pixels(n_non_digits))))
     model.verdict = {"score": SCORE, "threshold": choice.threshold}
     figures["not_digit"] = choice.to_dict()
     return figures
