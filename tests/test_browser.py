@@ -322,6 +322,8 @@ def test_model_picker(page: Page) -> None:
     names = page.eval_on_selector_all("#model-select option", "os => os.map(o => o.value)")
     assert sorted(names) == ["paint", "tiny"]
     assert page.input_value("#model-select") == "paint"
+    agreement = page.text_content("#bag-agreement") or ""
+    assert "Bags agree" in agreement and "Non-digits caught" in agreement, agreement
     draw(page, SHAPES["0"])
     before = page.evaluate("window.mlpaint.lastResult.scores")
     since = stamp(page)
