@@ -47,7 +47,7 @@ def test_uncertainty_verdict_and_bag_probabilities_agree_with_scoring(con) -> No
     assert {r[4:] for r in data} == {("DOUBLE", "BOOLEAN", "FLOAT[10][2]")}
     pixels = np.array([r[0] for r in data], dtype=np.uint8)
     bags = np.array([r[3] for r in data])
-    assert bags.shape == (600, 2, 10)
+    assert bags.shape == (len(data), 2, 10) and len(data) > 500
     assert np.allclose(bags, loaded.model.bag_probabilities(pixels), atol=1e-6)
     assert np.allclose(bags.sum(axis=2), 1, atol=1e-5)
     uncertainty = np.array([r[1] for r in data])
