@@ -5,5 +5,6 @@ SELECT
     id,
     ml_predict(pixels) AS prediction,
     ml_probabilities(pixels) AS probabilities,
-    ml_uncertainty(pixels) AS uncertainty
+    ml_uncertainty(pixels) AS uncertainty,
+    ml_is_digit(pixels) AS is_digit
 FROM shard;

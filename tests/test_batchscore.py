@@ -29,13 +29,13 @@ def shards(trained_db: Path, tmp_path: Path) -> Path:
 
 def _rows(rows: list[tuple]) -> list[tuple]:
     """Rows with the probabilities as a list (Parquet has no fixed-size lists)."""
-    return [(i, p, list(probabilities), u) for i, p, probabilities, u in rows]
+    return [(i, p, list(probabilities), u, d) for i, p, probabilities, u, d in rows]
 
 
 def _predictions(folder: Path) -> list[tuple]:
     return _rows(
         duckdb.sql(
-            "SELECT id, prediction, probabilities, uncertainty "
+            "SELECT id, prediction, probabilities, uncertainty, is_digit "
             "FROM read_parquet($glob) ORDER BY id",
             params={"glob": str(folder / "*.parquet")},
         ).fetchall()
@@ -51,8 +51,8 @@ def _in_sql(db: Path) -> list[tuple]:
         sqlfunctions.register(con)
         return _rows(
             con.sql(
-                "SELECT id, ml_predict(pixels), ml_probabilities(pixels), ml_uncertainty(pixels) "
-                "FROM digits WHERE is_test_fold(id) ORDER BY id"
+                "SELECT id, ml_predict(pixels), ml_probabilities(pixels), ml_uncertainty(pixels), "
+                "ml_is_digit(pixels) FROM digits WHERE is_test_fold(id) ORDER BY id"
             ).fetchall()
         )
     finally:

@@ -58,6 +58,8 @@ def test_uncertainty_is_normalised_entropy() -> None:
     halves = np.zeros(10)
     halves[[1, 7]] = 0.5
     assert uncertainty(halves) == pytest.approx(np.log(2) / np.log(10))
+    # Two sure bags that disagree: as unsure as one bag split evenly between their digits.
+    assert uncertainty(np.eye(10)[[1, 7]]) == pytest.approx(np.log(2) / np.log(10))
 
 
 def test_paint_reads_a_drawing_as_the_rest_explainer_does(
@@ -83,6 +85,8 @@ def test_paint_reads_a_drawing_as_the_rest_explainer_does(
     assert np.frombuffer(shown["seen"], np.uint8).tolist() == expected["pixels"]
     assert paint.pixels is not None and paint.pixels.shape == (28, 28)
     assert shown["model"] == f"{expected['model']['name']} v{expected['model']['version']}"
+    assert shown["uncertainty"] == pytest.approx(expected["uncertainty"], abs=1e-9)
+    assert shown["is_digit"] == expected["is_digit"]
 
 
 def test_paint_blank_and_broken_drawings(trained_db: Path) -> None:

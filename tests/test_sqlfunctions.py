@@ -8,7 +8,7 @@ import duckdb
 import numpy as np
 import pytest
 
-from mlpaint import registry, sqlfunctions
+from mlpaint import registry, scoring, sqlfunctions, verdict
 from mlpaint.explain import explain_with_shap
 
 
@@ -33,6 +33,36 @@ def test_functions_have_the_documented_types(con) -> None:
         "FROM digits LIMIT 1",
     )
     assert types == [("FLOAT[10]", "FLOAT[10]", "UTINYINT", "FLOAT[784]", "FLOAT")]
+
+
+def test_uncertainty_verdict_and_bag_probabilities_agree_with_scoring(con) -> None:
+    loaded = registry.load_model(con)  # tiny: 2 bags
+    assert loaded.model.n_boosters == 2
+    data = rows(
+        con,
+        "SELECT pixels, ml_uncertainty(pixels), ml_is_digit(pixels), ml_bag_probabilities(pixels), "
+        "typeof(ml_uncertainty(pixels)), typeof(ml_is_digit(pixels)), "
+        "typeof(ml_bag_probabilities(pixels)) FROM digits_test ORDER BY id LIMIT 600",
+    )
+    assert {r[4:] for r in data} == {("DOUBLE", "BOOLEAN", "FLOAT[10][2]")}
+    pixels = np.array([r[0] for r in data], dtype=np.uint8)
+    bags = np.array([r[3] for r in data])
+    assert bags.shape == (len(data), 2, 10) and len(data) > 500
+    assert np.allclose(bags, loaded.model.bag_probabilities(pixels), atol=1e-6)
+    assert np.allclose(bags.sum(axis=2), 1, atol=1e-5)
+    uncertainty = np.array([r[1] for r in data])
+    assert np.allclose(uncertainty, scoring.uncertainties(bags), atol=1e-6)
+    threshold = verdict.threshold_of(loaded.model)
+    assert [r[2] for r in data] == (uncertainty <= threshold).tolist()
+    for i in (0, 1, 2):  # the REST answer says the same
+        one = scoring.answer(loaded, pixels[i])
+        assert one["uncertainty"] == pytest.approx(uncertainty[i], abs=1e-6)
+        assert one["is_digit"] == data[i][2]
+    assert rows(
+        con,
+        "SELECT ml_uncertainty(NULL), ml_is_digit(NULL), ml_bag_probabilities(NULL), "
+        "tiny_is_digit(NULL), typeof(small2_bag_probabilities(pixels)) FROM digits LIMIT 1",
+    ) == [(None, None, None, None, "FLOAT[10][1]")]
 
 
 def test_scores_predictions_and_probabilities_agree_with_the_model(con) -> None:

@@ -6,7 +6,7 @@ import { $ } from "./dom.js";
 import { themeColor } from "./heatmap.js";
 import { LatestRunner } from "./live.js";
 import { ModelPanel } from "./modelpanel.js";
-import { ResultsView } from "./results.js";
+import { ResultsView, verdictOf } from "./results.js";
 import { SqlPanel } from "./sql.js";
 import * as status from "./status.js";
 import { TestSetPanel } from "./testset.js";
@@ -141,10 +141,18 @@ function onResult(result, { kind }) {
   if (painted && kind !== "live") hooks.heatmapPaintedAt = performance.now();
   $("source").textContent = sourceText();
   if (kind !== "live") {
-    const pct = Math.round(100 * output.confidence);
-    status.announce(`Prediction ${output.prediction}, ${pct}% confident.`);
+    status.announce(announcement(output));
   }
   status.setState(runner.busy() ? "busy" : "ready");
+}
+
+/** What a screen reader hears: the digit, or that the model is not sure, or not a digit. */
+function announcement(output) {
+  const { verdict, plausible } = verdictOf(output);
+  const digits = plausible.map(([d]) => d).join(" or ");
+  if (verdict === "not-digit") return "That doesn\u2019t look like a digit.";
+  if (verdict === "unsure") return `Not sure: maybe ${digits}.`;
+  return `Prediction ${output.prediction}, ${Math.round(100 * output.confidence)}% confident.`;
 }
 
 function onError(err, { kind }) {

@@ -170,7 +170,7 @@ export class ModelPanel {
     const parts = [title];
     const description = model.config?.description;
     if (description) parts.push(el("p", { className: "muted" }, description));
-    parts.push(metricsList(testMetrics(model), model), configList(model));
+    parts.push(metricsList(testMetrics(model), model), bagsList(model), configList(model));
     const confusion = confusionOf(model);
     if (confusion) {
       const table = confusionTable(confusion.matrix, confusion.caption);
@@ -199,6 +199,49 @@ function metricsList(m, model) {
       "MLPaint demo reports; it runs higher than plain accuracy.",
   );
   return el("div", {}, list, note);
+}
+
+/** How the bags agree on the test fold, and the digit / not-a-digit verdict's figures. */
+function bagsList(model) {
+  const bags = model.metrics?.bags;
+  const verdict = model.metrics?.not_digit;
+  if (!bags && !verdict) {
+    return el("p", { className: "muted small", id: "bag-agreement" }, "No bag agreement or " +
+      "verdict figures: this model was trained before mlpaint measured them.");
+  }
+  const fixed = (x) => (isNum(x) ? x.toFixed(3) : "\u2014");
+  const test = verdict?.test || {};
+  const list = definitions([
+    [
+      "Bags agree",
+      pct(bags?.all_agree, 1),
+      "Share of test digits where every bag picks the same top digit",
+    ],
+    [
+      "Disagreement",
+      fixed(bags?.mean_disagreement),
+      "Mean mutual information between the bags on the test fold (0 with one bag), 0..1",
+    ],
+    ["Uncertainty", fixed(bags?.mean_uncertainty), "Mean uncertainty on the test fold, 0..1"],
+    [
+      "Not-a-digit above",
+      fixed(verdict?.threshold),
+      "The uncertainty above which the page says \u201cthat doesn\u2019t look like a digit\u201d",
+    ],
+    [
+      "Non-digits caught",
+      pct(test.detection_rate, 1),
+      "Share of the non-digit set (test half) the verdict calls not a digit",
+    ],
+    [
+      "Digits refused",
+      pct(test.false_non_digit_rate, 1),
+      "Share of test digits (drawn on a canvas, test half) called not a digit",
+    ],
+    ["AUROC", fixed(test.auroc), "Uncertainty: digits vs non-digits, test halves"],
+  ]);
+  list.id = "bag-agreement";
+  return list;
 }
 
 function configList(model) {

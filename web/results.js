@@ -4,6 +4,22 @@ import { $, el } from "./dom.js";
 import { drawBlank, drawHeatmap, drawPixels, legendGradient, maxAbs, sum } from "./heatmap.js";
 
 const pct = (p) => `${(100 * p).toFixed(1)}%`;
+// A digit is plausible when it holds at least this share of the probability; with two or more
+// plausible digits the page says "not sure" instead of showing one big digit.
+export const PLAUSIBLE = 0.15;
+
+/** The verdict the page shows: "digit", "unsure" or "not-digit", and the plausible digits. */
+export function verdictOf(o) {
+  const plausible = o.probabilities
+    .map((p, d) => [d, p])
+    .filter(([, p]) => p >= PLAUSIBLE)
+    .sort((a, b) => b[1] - a[1]);
+  if (o.is_digit === false) return { verdict: "not-digit", plausible };
+  return { verdict: plausible.length > 1 ? "unsure" : "digit", plausible };
+}
+
+const listed = (plausible) =>
+  plausible.map(([d, p]) => `${d} (${Math.round(100 * p)}%)`).join(" or ");
 const num = (x) => x.toFixed(4); // ASCII minus: scripts parse #identity
 
 /** Renders a scorer/explainer output into the page; knows nothing about requests. */
@@ -60,6 +76,7 @@ export class ResultsView {
     $("prediction").textContent = "";
     $("confidence").textContent = "";
     $("runner-up").textContent = "";
+    delete document.body.dataset.verdict;
     $("identity").textContent = "";
     for (const key of ["bias", "sum", "score", "label"]) delete $("identity").dataset[key];
     $("explain-label").textContent = "";
@@ -113,11 +130,26 @@ export class ResultsView {
   }
 
   showPrediction(o) {
-    $("prediction").textContent = String(o.prediction);
-    $("confidence").textContent = `${pct(o.confidence)} confident`;
+    const { verdict, plausible } = verdictOf(o);
+    document.body.dataset.verdict = verdict;
+    const doubt = typeof o.uncertainty === "number" ? `uncertainty ${o.uncertainty.toFixed(2)}` : "";
+    $("confidence").title = doubt;
     const r = o.runner_up;
-    $("runner-up").textContent =
-      r === undefined || r === null ? "" : `runner-up ${r} \u00b7 ${pct(o.probabilities[r])}`;
+    if (verdict === "not-digit") {
+      $("prediction").textContent = "?";
+      $("confidence").textContent = "that doesn\u2019t look like a digit";
+      const closest = plausible.length ? listed(plausible) : `${o.prediction}`;
+      $("runner-up").textContent = `closest: ${closest}${doubt ? ` \u00b7 ${doubt}` : ""}`;
+    } else if (verdict === "unsure") {
+      $("prediction").textContent = plausible.map(([d]) => d).join("/");
+      $("confidence").textContent = "not sure";
+      $("runner-up").textContent = `maybe ${listed(plausible)}`;
+    } else {
+      $("prediction").textContent = String(o.prediction);
+      $("confidence").textContent = `${pct(o.confidence)} confident`;
+      $("runner-up").textContent =
+        r === undefined || r === null ? "" : `runner-up ${r} \u00b7 ${pct(o.probabilities[r])}`;
+    }
   }
 
   showBars(o) {

@@ -177,12 +177,19 @@ def softmax(scores: np.ndarray) -> np.ndarray:
 class BaggedBoostedTrees:
     """An ensemble of LightGBM boosters whose raw margins are averaged."""
 
-    def __init__(self, spec: ModelSpec, boosters: list[lightgbm.Booster]) -> None:
-        """Wrap trained boosters; builds the merged scoring booster once, up front."""
+    def __init__(
+        self, spec: ModelSpec, boosters: list[lightgbm.Booster], verdict: dict | None = None
+    ) -> None:
+        """Wrap trained boosters; builds the merged scoring booster once, up front.
+
+        ``verdict`` is the digit / not-a-digit rule chosen at training time (``{"score": name,
+        "threshold": x}``, see ``mlpaint.verdict``); None in a model trained before it existed.
+        """
         if not boosters:
             raise ValueError("a model needs at least one booster")
         self.spec = spec
         self.boosters = boosters
+        self.verdict = verdict
         # Mean of margins == margin of one booster holding every tree with leaves scaled by 1/B:
         # one predict call (and one TreeSHAP pass) instead of B.
         self.merged = merge_boosters(boosters)
@@ -238,6 +245,24 @@ class BaggedBoostedTrees:
         """(n,10) float32 softmax of the scores."""
         return softmax(self.scores(pixels, prepared=prepared))
 
+    def bag_scores(self, pixels: np.ndarray, *, prepared: bool = False) -> np.ndarray:
+        """(n, bags, 10) float32: each booster's own raw margins (their mean is ``scores``)."""
+        x = np.asarray(pixels) if prepared else self.prepare(pixels)
+        if x.ndim == 1:
+            x = x[None, :]
+        if len(x) == 0:
+            return np.zeros((0, self.n_boosters, N_CLASSES), np.float32)
+        if self.n_boosters == 1:  # the merged booster is the one booster: predict once
+            return self.scores(x, prepared=True)[:, None, :]
+        threads = 1 if len(x) == 1 else self.spec.num_threads
+        rows = _as_float32(x)
+        raw = [b.predict(rows, raw_score=True, num_threads=threads) for b in self.boosters]
+        return np.stack([np.asarray(r, np.float32).reshape(len(x), N_CLASSES) for r in raw], 1)
+
+    def bag_probabilities(self, pixels: np.ndarray, *, prepared: bool = False) -> np.ndarray:
+        """(n, bags, 10) float32: the softmax of each booster's raw margins."""
+        return softmax(self.bag_scores(pixels, prepared=prepared))
+
     def predict(self, pixels: np.ndarray, *, prepared: bool = False) -> np.ndarray:
         """(n,) uint8: the digit with the highest score."""
         return self.scores(pixels, prepared=prepared).argmax(axis=1).astype(np.uint8)
@@ -258,6 +283,8 @@ class BaggedBoostedTrees:
             "spec": self.spec.to_dict(),
             "boosters": [b.model_to_string() for b in self.boosters],
         }
+        if self.verdict is not None:  # absent in older blobs
+            payload["verdict"] = self.verdict
         body = json.dumps(payload, separators=(",", ":")).encode()
         return _MAGIC + lzma.compress(body, preset=6)
 
@@ -272,7 +299,8 @@ class BaggedBoostedTrees:
             raise ValueError(f"corrupt model blob: {exc}") from exc
         with bounds_relaxed():  # the bounds guard training; older models may lie outside them
             spec = ModelSpec.from_dict(**payload["spec"])
-        return cls(spec, [lightgbm.Booster(model_str=s) for s in payload["boosters"]])
+        boosters = [lightgbm.Booster(model_str=s) for s in payload["boosters"]]
+        return cls(spec, boosters, payload.get("verdict"))
 
 
 def _check_training_data(pixels: np.ndarray, labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

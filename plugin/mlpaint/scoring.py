@@ -7,11 +7,11 @@ about Flask or DuckDB, and nothing outside reaches into the model's boosters.
 
 from __future__ import annotations
 
-import math
 from typing import Any, Literal
 
 import numpy as np
 
+from mlpaint import verdict
 from mlpaint.explain import bias as shap_bias
 from mlpaint.explain import explain as tree_shap
 from mlpaint.model import softmax
@@ -25,12 +25,16 @@ def answer(
 ) -> dict[str, Any]:
     """The answer for one checked (784,) uint8 digit; ``explain="all"`` explains every digit.
 
-    Keys: prediction, runner_up, confidence, probabilities, scores, pixels (what the model saw),
-    model; with ``explain`` also label (default the prediction), explanation, bias and score of
-    that label; with ``"all"`` also explanations (10, 784) and biases (10,).
+    Keys: prediction, runner_up, confidence, probabilities, scores, uncertainty, is_digit,
+    bag_probabilities (bags, 10), pixels (what the model saw), model; with ``explain`` also label
+    (default the prediction), explanation, bias and score of that label; with ``"all"`` also
+    explanations (10, 784) and biases (10,).
     """
     seen = loaded.model.prepare(pixels)  # (1, 784), deskewed when the model says so
-    output = _verdict(loaded.model.scores(seen, prepared=True)[0])
+    model = loaded.model
+    bag_scores = model.bag_scores(seen, prepared=True)[0]
+    threshold = verdict.threshold_of(model)
+    output = _verdict(model.scores(seen, prepared=True)[0], bag_scores, threshold)
     output["pixels"] = seen[0]
     output["model"] = {"name": loaded.name, "version": loaded.version}
     if explain:
@@ -39,32 +43,44 @@ def answer(
 
 
 def uncertainty(probabilities: np.ndarray) -> float:
-    """How unsure the model is about one digit's ten probabilities, 0..1 (see ``uncertainties``)."""
-    return float(uncertainties(np.asarray(probabilities)[None, :])[0])
+    """How unsure the model is about one digit, 0..1 (see ``uncertainties``).
 
-
-def uncertainties(probabilities: np.ndarray) -> np.ndarray:
-    """(n,) float64: the entropy of each row's ten probabilities over log 10, 0..1.
-
-    0 means all the probability is on one digit, 1 means it is spread evenly over the ten. This
-    is the one place uncertainty is measured: swap it for the disagreement between
-    bags once the model reports that.
+    ``probabilities`` is (bags, 10), each bag's probabilities, or (10,) for a single booster.
     """
-    p = np.clip(np.asarray(probabilities, dtype=np.float64), 0.0, 1.0)
-    logs = np.log(np.where(p > 0, p, 1.0))
-    return np.clip(-(p * logs).sum(axis=-1) / math.log(p.shape[-1]), 0.0, 1.0)
+    p = np.asarray(probabilities)
+    return float(uncertainties(p.reshape(1, -1, p.shape[-1]))[0])
 
 
-def _verdict(scores: np.ndarray) -> dict[str, Any]:
-    """Everything one row's ten scores say; per-row measures (issue 11's uncertainty) go here."""
+def uncertainties(bag_probabilities: np.ndarray) -> np.ndarray:
+    """(n,) float64 uncertainty, 0..1, of (n, bags, 10) per-bag probabilities.
+
+    The one place uncertainty is measured, for every surface (REST, SQL, page, notebook, the
+    verdict): the entropy of the mean of the bags' probabilities over log 10. It is the bags'
+    disagreement (their mutual information, ``verdict.mutual_information``) plus the mean of the
+    bags' own entropies, so it stays informative with one bag, where the disagreement is 0. With
+    one bag it is the entropy of the served probabilities (the softmax of the mean margin); with
+    several, the mean of the bag probabilities (not the softmax of the mean margin), which is what
+    makes the decomposition hold. 0: every bag puts all the probability on one digit; 1: spread
+    evenly over the ten. ``mlpaint.verdict`` says why this and not another signal (measured).
+    """
+    return verdict.entropy(bag_probabilities)
+
+
+def _verdict(scores: np.ndarray, bag_scores: np.ndarray, threshold: float) -> dict[str, Any]:
+    """Everything one row's ten scores (and its bags' (bags, 10) scores) say."""
     probabilities = softmax(scores)
+    bag_probabilities = softmax(bag_scores)
     first, second = np.argsort(-scores, kind="stable")[:2]
+    doubt = uncertainty(bag_probabilities)
     return {
         "prediction": int(first),
         "runner_up": int(second),
         "confidence": float(probabilities[first]),
         "probabilities": probabilities,
         "scores": scores,
+        "uncertainty": doubt,
+        "is_digit": doubt <= threshold,
+        "bag_probabilities": bag_probabilities,
     }
 
 
@@ -104,9 +120,19 @@ def predictions(loaded: LoadedModel, pixels: np.ndarray) -> np.ndarray:
     return scores(loaded, pixels).argmax(axis=1).astype(np.uint8)
 
 
+def bag_probabilities(loaded: LoadedModel, pixels: np.ndarray) -> np.ndarray:
+    """(n, bags, 10) float32: each bag's probabilities (the softmax of its raw margins)."""
+    return loaded.model.bag_probabilities(pixels)
+
+
 def uncertainties_of(loaded: LoadedModel, pixels: np.ndarray) -> np.ndarray:
     """(n,) float64 uncertainty of (n, 784) pixels, 0 (sure) .. 1."""
-    return uncertainties(probabilities(loaded, pixels))
+    return uncertainties(bag_probabilities(loaded, pixels))
+
+
+def is_digit(loaded: LoadedModel, pixels: np.ndarray) -> np.ndarray:
+    """(n,) bool: the verdict, uncertainty at or below the model's threshold."""
+    return uncertainties_of(loaded, pixels) <= verdict.threshold_of(loaded.model)
 
 
 def explanations(loaded: LoadedModel, pixels: np.ndarray) -> np.ndarray:

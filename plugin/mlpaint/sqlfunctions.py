@@ -1,11 +1,13 @@
 """Every SQL function mlpaint adds to DuckDB, registered in one place.
 
 ``ml_scores(pixels)`` FLOAT[10], ``ml_probabilities(pixels)`` FLOAT[10], ``ml_predict(pixels)``
-UTINYINT, ``ml_uncertainty(pixels)`` DOUBLE (0 sure .. 1), ``ml_explain(pixels, label)``
-FLOAT[784] and ``ml_explain_bias(label)`` FLOAT use the active model (or the one named to
-:func:`register`); ``<model>_scores`` and friends use one model by name, so two models can be
-compared in one query. ``pixels`` is any list of 784 numbers 0..255; a NULL input gives NULL,
-anything else malformed is an error naming the function.
+UTINYINT, ``ml_uncertainty(pixels)`` DOUBLE (0 sure .. 1, ``scoring.uncertainties``),
+``ml_is_digit(pixels)`` BOOLEAN (the model's verdict), ``ml_bag_probabilities(pixels)`` each bag's
+ten probabilities (DuckDB type ``FLOAT[10][B]`` for a model of B bags: B arrays of ten),
+``ml_explain(pixels, label)`` FLOAT[784] and ``ml_explain_bias(label)`` FLOAT use the active model
+(or the one named to :func:`register`); ``<model>_scores`` and friends use one model by name, so two
+models can be compared in one query. ``pixels`` is any list of 784 numbers 0..255; a NULL input
+gives NULL, anything else malformed is an error naming the function.
 """
 
 from __future__ import annotations
@@ -134,9 +136,26 @@ def register_family(con: duckdb.DuckDBPyConnection, prefix: str, loaded: LoadedM
         ("predict", _predict_fn(loaded, f"{prefix}_predict"), [PIXELS_TYPE], "UTINYINT"),
         (
             "uncertainty",
-            _per_row(loaded, f"{prefix}_uncertainty", scoring.uncertainties_of, None),
+            _per_row(loaded, f"{prefix}_uncertainty", scoring.uncertainties_of, ()),
             [PIXELS_TYPE],
             "DOUBLE",
+        ),
+        (
+            "is_digit",
+            _per_row(loaded, f"{prefix}_is_digit", scoring.is_digit, ()),
+            [PIXELS_TYPE],
+            "BOOLEAN",
+        ),
+        (
+            "bag_probabilities",
+            _per_row(
+                loaded,
+                f"{prefix}_bag_probabilities",
+                scoring.bag_probabilities,
+                (loaded.model.n_boosters, DIGITS),
+            ),
+            [PIXELS_TYPE],
+            f"FLOAT[{DIGITS}][{loaded.model.n_boosters}]",
         ),
         (
             "explain",
@@ -181,50 +200,50 @@ def _labels(function: str, column: pa.ChunkedArray | pa.Array) -> tuple[np.ndarr
     return valid, labels
 
 
-def _with_nulls(valid: np.ndarray, values: np.ndarray, width: int | None) -> pa.Array:
-    """Spread per-valid-row results back over all rows, NULL where the input was NULL."""
-    full = np.zeros((len(valid), *values.shape[1:]), dtype=values.dtype)
+def _with_nulls(valid: np.ndarray, values: np.ndarray, shape: tuple[int, ...]) -> pa.Array:
+    """Spread per-valid-row results back over all rows, NULL where the input was NULL.
+
+    ``shape`` is one row's: () a scalar, (10,) a FLOAT[10], (bags, 10) a FLOAT[10][bags].
+    """
+    full = np.zeros((len(valid), *shape), dtype=values.dtype)
     full[valid] = values
-    if width is None:
+    if not shape:
         return pa.array(full, mask=~valid)
-    mask = pa.array(~valid)
-    flat = pa.array(full.reshape(-1))
-    return pa.FixedSizeListArray.from_arrays(flat, width, mask=mask)
+    array: pa.Array = pa.array(full.reshape(-1))
+    for size in reversed(shape[1:]):  # inner arrays first; only the outer one holds NULLs
+        array = pa.FixedSizeListArray.from_arrays(array, size)
+    return pa.FixedSizeListArray.from_arrays(array, shape[0], mask=pa.array(~valid))
 
 
 def _per_row(
     loaded: LoadedModel,
     function: str,
     compute: Callable[[LoadedModel, np.ndarray], np.ndarray],
-    width: int | None,
+    shape: tuple[int, ...],
 ) -> Callable[[pa.ChunkedArray], pa.Array]:
     """A pixels -> value function: NULL rows stay NULL, the model sees only the others."""
 
     def apply(pixels: pa.ChunkedArray) -> pa.Array:
         valid, matrix = pixels_matrix(function, pixels)
-        values = _empty(width)
+        values = np.zeros((0, *shape), dtype=np.float32)
         if len(matrix):
             values = _sliced(function, lambda x: compute(loaded, x), matrix, SCORE_SLICE)
-        return _with_nulls(valid, values, width)
+        return _with_nulls(valid, values, shape)
 
     apply.__name__ = function
     return apply
 
 
-def _empty(width: int | None) -> np.ndarray:
-    return np.zeros((0, width) if width else (0,), dtype=np.float32)
-
-
 def _scores_fn(loaded: LoadedModel, function: str) -> Callable[[pa.ChunkedArray], pa.Array]:
-    return _per_row(loaded, function, scoring.scores, DIGITS)
+    return _per_row(loaded, function, scoring.scores, (DIGITS,))
 
 
 def _proba_fn(loaded: LoadedModel, function: str) -> Callable[[pa.ChunkedArray], pa.Array]:
-    return _per_row(loaded, function, scoring.probabilities, DIGITS)
+    return _per_row(loaded, function, scoring.probabilities, (DIGITS,))
 
 
 def _predict_fn(loaded: LoadedModel, function: str) -> Callable[[pa.ChunkedArray], pa.Array]:
-    return _per_row(loaded, function, scoring.predictions, None)
+    return _per_row(loaded, function, scoring.predictions, ())
 
 
 def _explain_fn(
@@ -243,7 +262,7 @@ def _explain_fn(
             )
             result[valid_pixels] = values[inverse.reshape(-1), labels[valid_pixels]]
         valid = valid_pixels & valid_labels
-        return _with_nulls(valid, result[valid], PIXELS)
+        return _with_nulls(valid, result[valid], (PIXELS,))
 
     return ml_explain
 
@@ -251,6 +270,6 @@ def _explain_fn(
 def _bias_fn(loaded: LoadedModel, function: str) -> Callable[[pa.ChunkedArray], pa.Array]:
     def ml_explain_bias(label: pa.ChunkedArray) -> pa.Array:
         valid, labels = _labels(function, label)
-        return _with_nulls(valid, scoring.bias(loaded)[labels[valid]], None)
+        return _with_nulls(valid, scoring.bias(loaded)[labels[valid]], ())
 
     return ml_explain_bias

@@ -7,7 +7,9 @@ has trained, so an error, Ctrl-C or a ``Cancelled`` raised by ``on_progress`` le
 exactly as it was. The rows come from :mod:`mlpaint.trainingdata`, whose SQL only ever reads.
 
 Metrics JSON: ``{"n_folds", "test": {scalar: mean}, "test_std": {scalar: std}, "train",
-"train_std" (with evaluate_train), "folds": [{"fold", "test": evaluate(), "train"?}]}``.
+"train_std" (with evaluate_train), "bags" and "not_digit" (the servable model's bag agreement and
+verdict threshold, ``mlpaint.verdict.evaluate``), "folds": [{"fold", "test": evaluate(),
+"train"?}]}``.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from typing import Any
 import duckdb
 import lightgbm
 
-from mlpaint import metrics, registry
+from mlpaint import metrics, registry, verdict
 from mlpaint.bagtraining import BagResult, train_bag
 from mlpaint.experiment import ConfigError, ExperimentConfig, Fold
 from mlpaint.model import BaggedBoostedTrees
@@ -69,6 +71,7 @@ class _FoldResult:
     train: dict[str, Any] | None
     rows: dict[str, int]
     predictions: registry.Predictions | None
+    verdict: dict[str, Any] | None = None  # the servable model's: bags' agreement, threshold
 
 
 def check_name(name: str) -> None:
@@ -159,10 +162,11 @@ def _run_fold(
     n_train = count_rows(con, config, fold.training_where, f"{key}.training_where")
     rows = {"fold": index, "train": n_train, "test": len(test.labels)}
     test_metrics = metrics.evaluate(test.labels, probabilities)
-    # Only the first fold's model is served; dropping the others frees their memory.
-    return _FoldResult(
-        model if index == 0 else None, test_metrics, train_metrics, rows, predictions
-    )
+    if index != 0:  # only the first fold's model is served; dropping the others frees memory
+        return _FoldResult(None, test_metrics, train_metrics, rows, predictions)
+    tracker.report(index, 0.95, "choosing the digit / not-a-digit threshold")
+    figures = verdict.evaluate(model, test.pixels, test.ids)  # sets model.verdict
+    return _FoldResult(model, test_metrics, train_metrics, rows, predictions, figures)
 
 
 def _combine(results: list[_FoldResult]) -> dict[str, Any]:
@@ -173,6 +177,8 @@ def _combine(results: list[_FoldResult]) -> dict[str, Any]:
         if runs:
             summary = metrics.summarize(runs)
             combined[split], combined[f"{split}_std"] = summary["mean"], summary["std"]
+    if results[0].verdict is not None:  # the servable model's (``mlpaint.verdict.evaluate``)
+        combined.update(results[0].verdict)
     combined["folds"] = [
         {"fold": i, "test": r.test, **({"train": r.train} if r.train is not None else {})}
         for i, r in enumerate(results)

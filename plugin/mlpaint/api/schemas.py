@@ -76,13 +76,41 @@ def call_schema(options: dict[str, Any]) -> dict[str, Any]:
 
 SCORE = {
     "type": "object",
-    "required": ["prediction", "runner_up", "confidence", "probabilities", "scores", "pixels"],
+    "required": [
+        "prediction",
+        "runner_up",
+        "confidence",
+        "probabilities",
+        "scores",
+        "uncertainty",
+        "is_digit",
+        "bag_probabilities",
+        "pixels",
+    ],
     "properties": {
         "prediction": DIGIT,
         "runner_up": DIGIT,
         "confidence": {"type": "number", "minimum": 0, "maximum": 1},
         "probabilities": FLOATS_10,
         "scores": FLOATS_10,
+        "uncertainty": {
+            "type": "number",
+            "minimum": 0,
+            "maximum": 1,
+            "description": "How unsure the model is, 0 (sure) .. 1: the entropy of the mean of "
+            "the bags' probabilities over log 10 (the bags' disagreement plus their own doubt)",
+        },
+        "is_digit": {
+            "type": "boolean",
+            "description": "False when the uncertainty is above the model's threshold: "
+            "that does not look like a digit",
+        },
+        "bag_probabilities": {
+            "type": "array",
+            "minItems": 1,
+            "items": FLOATS_10,
+            "description": "Each bag's ten probabilities (the softmax of its own margins)",
+        },
         "pixels": {**SEEN_PIXELS, "description": "The 28x28 digit the model saw"},
         "model": REF,
     },

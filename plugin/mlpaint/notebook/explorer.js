@@ -90,7 +90,8 @@ export default {
       title.textContent = `SHAP map for ${r.label}: green toward, red against`;
       caption.textContent =
         `id ${r.id} \u00b7 predicted ${r.prediction} (${pct(r.probabilities[r.prediction])})` +
-        ` \u00b7 uncertainty ${r.uncertainty.toFixed(2)}`;
+        ` \u00b7 uncertainty ${r.uncertainty.toFixed(2)}` +
+        (r.is_digit === false ? " \u00b7 not like a digit" : "");
       Object.assign(root.dataset, { id: String(r.id), label: String(r.label) });
       root.dataset.prediction = String(r.prediction);
     };

@@ -58,9 +58,11 @@ export default {
       ui.prediction.textContent = r ? String(r.prediction) : "";
       root.dataset.prediction = r ? String(r.prediction) : "";
       const sure = r && pct(r.probabilities[r.prediction]);
+      const verdict = r && r.is_digit === false ? "that doesn\u2019t look like a digit \u00b7 " : "";
       ui.meta.textContent = r
-        ? `${sure} sure \u00b7 uncertainty ${r.uncertainty.toFixed(2)} \u00b7 ${r.model}`
+        ? `${verdict}${sure} sure \u00b7 uncertainty ${r.uncertainty.toFixed(2)} \u00b7 ${r.model}`
         : "Draw a digit";
+      root.dataset.isDigit = r ? String(r.is_digit !== false) : "";
       if (!r) {
         heatmap.drawBlank(ui.heat);
         ui.maps.forEach((m) => heatmap.drawBlank(m));

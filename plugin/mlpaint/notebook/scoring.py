@@ -26,6 +26,9 @@ class Reading:
     explanations: np.ndarray  # (10, 784) SHAP value of each pixel toward each digit's score
     bias: np.ndarray  # (10,) so that bias[d] + explanations[d].sum() == scores[d]
     model: str  # "name vN"
+    # (bags, 10) each bag's probabilities, and the model's verdict (as the REST scorer's output)
+    bag_probabilities: np.ndarray | None = None
+    is_digit: bool = True
 
     @property
     def prediction(self) -> int:
@@ -34,8 +37,9 @@ class Reading:
 
     @property
     def uncertainty(self) -> float:
-        """See :func:`uncertainty`."""
-        return uncertainty(self.probabilities)
+        """See :func:`uncertainty`: from the bags' probabilities when the reading has them."""
+        bags = self.bag_probabilities
+        return uncertainty(self.probabilities if bags is None else bags)
 
 
 def read_digit(loaded: LoadedModel, pixels: np.ndarray) -> Reading:
@@ -50,6 +54,8 @@ def read_digit(loaded: LoadedModel, pixels: np.ndarray) -> Reading:
         explanations=output["explanations"],
         bias=output["biases"],
         model=f"{loaded.name} v{loaded.version}",
+        bag_probabilities=output["bag_probabilities"],
+        is_digit=output["is_digit"],
     )
 
 
@@ -70,6 +76,7 @@ def to_view(reading: Reading, label: int | None = None) -> dict[str, Any]:
         "scores": reading.scores.astype(float).tolist(),
         "bias": reading.bias.astype(float).tolist(),
         "uncertainty": reading.uncertainty,
+        "is_digit": reading.is_digit,
         "model": reading.model,
         "pixels": reading.pixels.astype(np.uint8).tobytes(),
         "seen": reading.seen.astype(np.uint8).tobytes(),
