@@ -100,3 +100,25 @@ def test_augment_off_returns_the_input() -> None:
     assert x is pixels and y is labels
     with pytest.raises(ValueError, match=r"augment\.thin"):
         AugmentSpec(thin=-0.1)
+
+
+def test_every_copy_stays_with_its_digit_across_chunks() -> None:
+    """Over more rows than one vectorised block, each copy is still its own digit's, labelled so.
+
+    The guard for the thicken / thin / blur collapse once seen on the full hash fold: a copy
+    that drifted from its row (or its label) would show as a low correlation here.
+    """
+    pixels, labels = load_slice(20_000)  # more than two of augment's 8,192-row blocks
+    spec = AugmentSpec(copies=2, max_shift=1, thicken=0.3, thin=0.2, blur=0.2)
+    x, y = augment(pixels, labels, spec, np.random.default_rng(0))
+    n = len(pixels)
+    assert np.array_equal(y, np.tile(labels, 3))
+    original = pixels.astype(np.float64)
+    original -= original.mean(axis=1, keepdims=True)
+    for copy in (1, 2):
+        rows = x[copy * n : (copy + 1) * n].astype(np.float64)
+        rows -= rows.mean(axis=1, keepdims=True)
+        norms = np.sqrt((original**2).sum(axis=1) * (rows**2).sum(axis=1)) + 1e-9
+        correlation = (original * rows).sum(axis=1) / norms
+        assert np.median(correlation) > 0.7
+        assert (correlation < 0.3).mean() < 0.02  # thinning may erase a few faint digits
