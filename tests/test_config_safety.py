@@ -400,6 +400,9 @@ def test_ctrl_c_on_train_through_a_server_cancels_the_run(trained_db: Path, tmp_
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
+            # As a terminal starts it: a suite run in the background (`make test &`, nohup)
+            # ignores SIGINT, and a child inherits that, so Ctrl-C would never arrive.
+            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
         )
         try:
             run_url = "/v1/procedures/experiment/runs/1"
