@@ -111,7 +111,8 @@ def booster_threads(config: ExperimentConfig) -> int | None:
     address = config.cluster.dask
     if not address.startswith("local:"):
         return None
-    return cores_each(int(address.split(":", 1)[1]))
+    tasks = len(config.folds) * config.spec.bags  # fewer bags than workers leave cores idle
+    return cores_each(min(int(address.split(":", 1)[1]), tasks))
 
 
 def cores_each(processes: int) -> int:
