@@ -23,7 +23,7 @@ from pathlib import Path
 import lightgbm
 import numpy as np
 
-from mlpaint.experiment import DEFAULT_FOLD, ExperimentConfig
+from mlpaint.experiment import DEFAULT_FOLD, OFFICIAL_FOLD, ExperimentConfig
 from mlpaint.explain import explain, explain_with_shap
 from mlpaint.metrics import confusion_matrix, mldb_weighted_accuracy
 from mlpaint.model import BaggedBoostedTrees, ModelSpec
@@ -176,55 +176,69 @@ def print_table(title: str, rows: list[dict]) -> None:
         print(f"{row['name']:<24}" + "".join(cells), flush=True)
 
 
-def split(quick: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """(x_train, y_train, x_test, y_test) on the hash folds; --quick keeps a 12k/3k slice."""
-    pixels, labels, test = load_mnist()
-    train_idx, test_idx = np.flatnonzero(~test), np.flatnonzero(test)
+def split(quick: bool, official: bool = False) -> tuple[np.ndarray, ...]:
+    """(x_train, y_train, x_test, y_test): hash folds or MNIST's own split; --quick: 12k/3k."""
+    if official:
+        train, test = read_vendored()
+        x_train, y_train, x_test, y_test = train.pixels, train.labels, test.pixels, test.labels
+    else:
+        pixels, labels, test_mask = load_mnist()
+        x_train, y_train = pixels[~test_mask], labels[~test_mask]
+        x_test, y_test = pixels[test_mask], labels[test_mask]
     if quick:
-        train_idx, test_idx = train_idx[:12000], test_idx[:3000]
-    return pixels[train_idx], labels[train_idx], pixels[test_idx], labels[test_idx]
+        return x_train[:12000], y_train[:12000], x_test[:3000], y_test[:3000]
+    return x_train, y_train, x_test, y_test
 
 
-def load_spec(path: Path, quick: bool) -> ModelSpec:
-    """The config's ModelSpec (rounds capped in --quick mode); it must use the hash folds."""
+def load_spec(path: Path, quick: bool) -> tuple[ModelSpec, bool]:
+    """The config's ModelSpec (rounds capped in --quick mode) and whether it is MNIST's split."""
     config = ExperimentConfig.from_toml(path)
-    if config.folds != (DEFAULT_FOLD,):
-        print(f"note: {path.name} declares other folds; this bench always uses the hash folds")
-    return replace(config.spec, max_iter=min(config.spec.max_iter, 10)) if quick else config.spec
+    official = config.folds == (OFFICIAL_FOLD,)
+    if not official and config.folds != (DEFAULT_FOLD,):
+        print(f"note: {path.name} declares other folds; this bench uses the hash folds for it")
+    spec = replace(config.spec, max_iter=min(config.spec.max_iter, 10)) if quick else config.spec
+    return spec, official
 
 
 def main() -> None:
     """Parse arguments, train every config and print the tables."""
     experiments = resource_dir("experiments")
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    default_configs = [experiments / "mldb_bbdt.toml", experiments / "default.toml"]
+    shipped = ("mldb_bbdt.toml", "default.toml", "official.toml")
+    default_configs = [experiments / name for name in shipped]
     parser.add_argument("--configs", nargs="+", type=Path, default=default_configs)
     parser.add_argument("--frontier", action="store_true", help="also train the candidate grid")
     parser.add_argument("--quick", action="store_true", help="small slice, few rounds: smoke run")
     parser.add_argument("--no-baselines", action="store_true", help="skip plain LightGBM, k-NN")
     args = parser.parse_args()
     print(f"cores: {os.cpu_count()}, load average: {os.getloadavg()[0]:.1f}")
-    data = split(args.quick)
+    splits = {official: split(args.quick, official) for official in (False, True)}
     rows = []
     for path in args.configs:
-        spec = load_spec(path, args.quick)
-        rows.append(measure_model(path.stem, spec, data, args.quick))
+        spec, official = load_spec(path, args.quick)
+        name = f"{path.stem} ({'official' if official else 'hash'})"
+        rows.append(measure_model(name, spec, splits[official], args.quick))
         if not args.no_baselines:
-            rows.append(plain_booster(spec, rows[-1]["trees"], data))
+            rows.append(plain_booster(spec, rows[-1]["trees"], splits[official]))
         print_table("results so far", rows[-2:] if not args.no_baselines else rows[-1:])
     if not args.no_baselines:
-        rows.append(knn(data))
-    print_table("configs and baselines (hash test fold)", rows)
+        rows.append(knn(splits[False]))
+    print_table("configs and baselines", rows)
     if args.frontier:
-        base = load_spec(experiments / "default.toml", args.quick)
-        frontier = []
-        for name, overrides in FRONTIER.items():
-            spec = replace(base, **overrides)
-            if args.quick:
-                spec = replace(spec, max_iter=min(spec.max_iter, 10))
-            frontier.append(measure_model(name, spec, data, args.quick))
-            print_table("frontier so far", frontier[-1:])
-        print_table("frontier (candidates for default.toml)", frontier)
+        frontier(experiments / "default.toml", splits[False], args.quick)
+
+
+def frontier(default: Path, data: tuple, quick: bool) -> None:
+    """Train the candidates around default.toml on the hash folds and print their table."""
+    base, _ = load_spec(default, quick)
+    rows = []
+    for name, overrides in FRONTIER.items():
+        spec = replace(base, **(overrides(base) if callable(overrides) else overrides))
+        if quick:
+            spec = replace(spec, max_iter=min(spec.max_iter, 10))
+        rows.append(measure_model(name, spec, data, quick))
+        print_table("frontier so far", rows[-1:])
+    print_table("frontier (candidates for default.toml, hash folds)", rows)
 
 
 if __name__ == "__main__":

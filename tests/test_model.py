@@ -144,7 +144,8 @@ def test_spec_dict_round_trip() -> None:
     [
         ({"algorithm": {"bagz": 2}}, "algorithm.bagz"),
         ({"algorithm": {}, "preprocess": {"deskw": True}}, "preprocess.deskw"),
-        ({"algorithm": {}, "augment": {"rotate": 5}}, "augment.rotate"),
+        ({"algorithm": {}, "augment": {"rotation": 5}}, "augment.rotation"),
+        ({"algorithm": {}, "augment": {"rotate": 90.0}}, "augment.rotate"),
         ({"algorithm": {"bags": "5"}}, "algorithm.bags"),
         ({"algorithm": {"bags": 2.0}}, "algorithm.bags"),
         ({"algorithm": {"deskew": True}}, "algorithm.deskew"),

@@ -90,6 +90,8 @@ class Fold:
 
 # The split of the digits_train and digits_test views: the rule itself lives in sql/folds.sql.
 DEFAULT_FOLD = Fold("NOT is_test_fold(id)", "is_test_fold(id)")
+# MNIST's own split (60,000 training and 10,000 test digits): experiments/official.toml.
+OFFICIAL_FOLD = Fold("source = 'mnist-train'", "source = 'mnist-test'")
 
 
 @dataclass(frozen=True)

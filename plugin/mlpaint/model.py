@@ -30,6 +30,7 @@ _BOUNDS: dict[str, Bounds] = {
     "num_leaves": Bounds(2, 4096),
     "feature_fraction": Bounds(0.0, 1.0, open_low=True),
     "min_data_in_leaf": Bounds(1, 100_000),
+    "lambda_l2": Bounds(0.0, 1e6),
     "max_bin": Bounds(2, 255),
     "early_stopping": Bounds(0, MAX_ROUNDS),
     "validation_fraction": Bounds(0.0, 0.5, open_low=True),
@@ -52,6 +53,10 @@ class ModelSpec:
     num_leaves: int = 127
     feature_fraction: float = 0.3  # MLDB's random_feature_propn, drawn per tree
     min_data_in_leaf: int = 20
+    # L2 penalty on leaf values. Without it a leaf of rows the softmax is sure and wrong about
+    # (tiny hessians) gets a value in the thousands and the booster diverges: the augmentation
+    # "collapse" (README, "The classifier").
+    lambda_l2: float = 0.0
     max_bin: int = 255  # histogram bins per pixel; fewer train faster
     early_stopping: int = 0  # 0 = off; else rounds without improvement on a validation
     validation_fraction: float = 0.1  # slice taken from each bag's training rows only
@@ -98,6 +103,7 @@ class ModelSpec:
             "num_leaves": self.num_leaves,
             "feature_fraction": self.feature_fraction,
             "min_data_in_leaf": self.min_data_in_leaf,
+            "lambda_l2": self.lambda_l2,
             "max_bin": self.max_bin,
             "num_threads": self.num_threads,
             "seed": self.seed * 1000 + bag,

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from mlpaint import distortions
 from mlpaint.knobs import PROBABILITY, Bounds, check_knobs
 from mlpaint.pixels import CENTRE, INK, N_PIXELS, SIDE, numpy_rows
 
@@ -87,6 +88,10 @@ class AugmentSpec:
     thicken: float = 0.0  # probability that a copy's strokes are dilated (3x3 cross)
     thin: float = 0.0  # probability that a copy's strokes are eroded instead
     blur: float = 0.0  # probability that a copy is blurred with a 3x3 binomial kernel
+    rotate: float = 0.0  # each copy turns by up to this many degrees either way
+    scale: float = 0.0  # each copy grows or shrinks by up to this share (0.1: 90% to 110%)
+    elastic: float = 0.0  # strength of an elastic distortion (Simard's alpha, in pixels)
+    lowres: float = 0.0  # probability of a low-resolution round trip (mlpaint.distortions)
 
     def __post_init__(self) -> None:
         """Reject mistyped or out-of-range knobs with a message naming the key."""
@@ -105,6 +110,10 @@ AUGMENT_BOUNDS = {
     "thicken": PROBABILITY,
     "thin": PROBABILITY,
     "blur": PROBABILITY,
+    "rotate": Bounds(0.0, 45.0),
+    "scale": Bounds(0.0, 0.5),
+    "elastic": Bounds(0.0, 100.0),
+    "lowres": PROBABILITY,
 }
 
 
@@ -142,7 +151,17 @@ def _distort(images: np.ndarray, spec: AugmentSpec, rng: np.random.Generator) ->
     near = _neighbours(out)
     out = np.where(draw[0] < spec.thicken, np.maximum.reduce(near), out)
     out = np.where((draw[0] >= spec.thicken) & (draw[1] < spec.thin), np.minimum.reduce(near), out)
-    return np.where(draw[2] < spec.blur, _blur(out), out)
+    out = np.where(draw[2] < spec.blur, _blur(out), out)
+    # Drawn only when asked for, so that older configs make the same copies as before.
+    if spec.rotate or spec.scale or spec.elastic:
+        angles = rng.uniform(-spec.rotate, spec.rotate, n)
+        scales = 1.0 + rng.uniform(-spec.scale, spec.scale, n)
+        out = distortions.warp(out, angles, scales, spec.elastic, rng)
+    if spec.lowres:
+        chosen = np.flatnonzero(rng.random(n) < spec.lowres)
+        low, high = distortions.LOWRES_SIDES
+        out[chosen] = distortions.lowres(out[chosen], rng.integers(low, high + 1, len(chosen)))
+    return out
 
 
 def augment(
