@@ -110,8 +110,8 @@ def main() -> None:
         d_det, d_val = detector.margins(text, seen, 2), verdict.halves(len(digits))
         print_row("detector", d_det, n_det)
         d_ent, n_ent = verdict.score(digits), verdict.score(non_digits)
-        weights = verdict.fit_weights((d_det[d_val], d_ent[d_val]), (n_det[n_val], n_ent[n_val]))
-        combined = verdict.combine(d_det, d_ent, weights), verdict.combine(n_det, n_ent, weights)
+        weights = detector.fit_weights((d_det[d_val], d_ent[d_val]), (n_det[n_val], n_ent[n_val]))
+        combined = detector.combine(d_det, d_ent, weights), detector.combine(n_det, n_ent, weights)
         print_row("combined (verdict)", *combined)
         print(f"  combined weights (detector, logit entropy, 1): {np.round(weights, 3).tolist()}")
 

@@ -8,7 +8,8 @@ slightly rotated copy of each. The features are the 784 pixels the classifier se
 (``model.prepare``: deskewed when the model deskews); the ensemble's own signals were tried as
 features and left out: they are over-confident on training digits, and the verdict adds the
 uncertainty anyway (``mlpaint.verdict``). The booster travels as LightGBM text in the model's
-``verdict`` dict and is built once per text (:func:`booster`).
+``verdict`` dict and is built once per text (:func:`booster`). The verdict's score joins its
+margin with the entropy (:func:`combine`, weights from :func:`fit_weights`).
 """
 
 from __future__ import annotations
@@ -19,6 +20,8 @@ from typing import Any
 import lightgbm
 import numpy as np
 from scipy import ndimage
+from scipy.optimize import minimize
+from scipy.special import logit
 
 from mlpaint import captures, images, nondigits
 
@@ -111,3 +114,30 @@ def margins(text: str, prepared: np.ndarray, threads: int = 1) -> np.ndarray:
         return np.zeros(0)
     threads = 1 if len(x) == 1 else threads  # one row gains nothing from threads
     return np.asarray(booster(text).predict(x, raw_score=True, num_threads=threads), np.float64)
+
+
+def _terms(margins: np.ndarray, entropies: np.ndarray) -> np.ndarray:
+    """(n, 3): detector margin, logit of the entropy (clipped), 1."""
+    doubt = logit(np.clip(np.asarray(entropies, np.float64), 1e-6, 1 - 1e-6))
+    return np.c_[np.asarray(margins, np.float64), doubt, np.ones(len(doubt))]
+
+
+def combine(margins: np.ndarray, entropies: np.ndarray, weights: list[float]) -> np.ndarray:
+    """(n,) the combined score of detector margins and entropies (0..1): higher is less digit."""
+    return _terms(margins, entropies) @ np.asarray(weights, np.float64)
+
+
+def fit_weights(
+    digits: tuple[np.ndarray, np.ndarray], non_digits: tuple[np.ndarray, np.ndarray]
+) -> list[float]:
+    """``combine``'s weights: a logistic fit on (margins, entropies), both classes weighed alike."""
+    x = np.concatenate([_terms(*digits), _terms(*non_digits)])
+    n_d, n_n = len(digits[0]), len(non_digits[0])
+    y = np.r_[np.zeros(n_d), np.ones(n_n)]
+    w = np.r_[np.full(n_d, n_n / n_d), np.ones(n_n)]
+
+    def loss(beta: np.ndarray) -> float:
+        z = x @ beta
+        return float((w * (np.logaddexp(0.0, z) - y * z)).sum())
+
+    return [float(b) for b in minimize(loss, np.array([1.0, 0.0, 0.0])).x]

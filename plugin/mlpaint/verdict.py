@@ -33,8 +33,6 @@ from functools import lru_cache
 from typing import Any
 
 import numpy as np
-from scipy.optimize import minimize
-from scipy.special import logit
 from scipy.stats import rankdata
 
 from mlpaint import detector
@@ -124,17 +122,6 @@ def score(bag_scores: np.ndarray) -> np.ndarray:
     return SIGNALS[ENTROPY](np.asarray(bag_scores))
 
 
-def _terms(margins: np.ndarray, entropies: np.ndarray) -> np.ndarray:
-    """(n, 3): detector margin, logit of the entropy (clipped), 1."""
-    doubt = logit(np.clip(np.asarray(entropies, np.float64), 1e-6, 1 - 1e-6))
-    return np.c_[np.asarray(margins, np.float64), doubt, np.ones(len(doubt))]
-
-
-def combine(margins: np.ndarray, entropies: np.ndarray, weights: list[float]) -> np.ndarray:
-    """(n,) the combined score of detector margins and entropies (0..1): higher is less digit."""
-    return _terms(margins, entropies) @ np.asarray(weights, np.float64)
-
-
 def scores_of(model: Any, prepared: np.ndarray, bag_scores: np.ndarray) -> np.ndarray:
     """(n,) the verdict score of prepared (n, 784) pixels with their (n, bags, 10) margins."""
     entropies = score(bag_scores)
@@ -143,28 +130,12 @@ def scores_of(model: Any, prepared: np.ndarray, bag_scores: np.ndarray) -> np.nd
         return entropies
     threads = model.spec.num_threads
     margins = detector.margins(rule["detector"], prepared, threads)
-    return combine(margins, entropies, rule["weights"])
+    return detector.combine(margins, entropies, rule["weights"])
 
 
 def is_digit(model: Any, prepared: np.ndarray, bag_scores: np.ndarray) -> np.ndarray:
     """(n,) bool: the verdict, the score at or below the model's threshold."""
     return scores_of(model, prepared, bag_scores) <= threshold_of(model)
-
-
-def fit_weights(
-    digits: tuple[np.ndarray, np.ndarray], non_digits: tuple[np.ndarray, np.ndarray]
-) -> list[float]:
-    """``combine``'s weights: a logistic fit on (margins, entropies), both classes weighed alike."""
-    x = np.concatenate([_terms(*digits), _terms(*non_digits)])
-    n_d, n_n = len(digits[0]), len(non_digits[0])
-    y = np.r_[np.zeros(n_d), np.ones(n_n)]
-    w = np.r_[np.full(n_d, n_n / n_d), np.ones(n_n)]
-
-    def loss(beta: np.ndarray) -> float:
-        z = x @ beta
-        return float((w * (np.logaddexp(0.0, z) - y * z)).sum())
-
-    return [float(b) for b in minimize(loss, np.array([1.0, 0.0, 0.0])).x]
 
 
 def auroc(digits: np.ndarray, non_digits: np.ndarray) -> float:
@@ -295,8 +266,10 @@ def evaluate(
     threads = model.spec.num_threads
     d_det, n_det = detector.margins(text, digits, threads), detector.margins(text, others, threads)
     d_val, n_val = halves(len(digits)), halves(len(others))
-    weights = fit_weights((d_det[d_val], d_ent[d_val]), (n_det[n_val], n_ent[n_val]))
-    choice = choose(combine(d_det, d_ent, weights), combine(n_det, n_ent, weights))
+    weights = detector.fit_weights((d_det[d_val], d_ent[d_val]), (n_det[n_val], n_ent[n_val]))
+    choice = choose(
+        detector.combine(d_det, d_ent, weights), detector.combine(n_det, n_ent, weights)
+    )
     model.verdict = {"score": SCORE, "threshold": choice.threshold, "weights": weights}
     model.verdict["detector"] = text
     figures["not_digit"] = choice.to_dict() | {
