@@ -55,6 +55,7 @@ def captured(digits: np.ndarray, ids: np.ndarray) -> np.ndarray:
     )
 
 
+@lru_cache(maxsize=2)  # the same for every model: read once a process
 def non_digits(n: int, seed: int = TRAINING_SEED) -> np.ndarray:
     """(about 2n, 784): ``n`` training non-digits through the image path and a rotated copy each."""
     if seed == nondigits.SEED:
@@ -72,7 +73,9 @@ def non_digits(n: int, seed: int = TRAINING_SEED) -> np.ndarray:
         for r, a in zip(read, angles, strict=True)
     ]
     turned_pixels = np.clip(np.rint(turned), 0, 255).astype(np.uint8).reshape(-1, 784)
-    return np.concatenate([read, turned_pixels])
+    out = np.concatenate([read, turned_pixels])
+    out.setflags(write=False)
+    return out
 
 
 def train(
