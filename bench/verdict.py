@@ -6,8 +6,11 @@
 MNIST's official test digits (a seeded subset of ``--limit``), each captured as the kinds asked
 (default ``canvas``; ``all`` takes each digit as the next kind in ``captures.KINDS``) and the
 non-digit set (``mlpaint.nondigits``), both through the REST image path. For every candidate in
-``mlpaint.verdict.SIGNALS``: the AUROC, then the threshold chosen on the validation halves (at
-most ``verdict.FALSE_NON_DIGIT_RATE`` of digits above it) and its rates on the test halves.
+``mlpaint.verdict.SIGNALS``, the learned detector alone (``mlpaint.detector``) and the verdict's
+combination of it with the entropy (weights fitted on the validation halves): the AUROC, then the
+threshold chosen on the validation halves (at most ``verdict.FALSE_NON_DIGIT_RATE`` of digits
+above it) and its rates on the test halves. The detector is the model's own when it has one
+(unless ``--retrain``), else trained here on MNIST's training digits as ``mlpaint train`` would.
 Prints figures; asserts nothing.
 """
 
@@ -18,7 +21,7 @@ import time
 
 import numpy as np
 
-from mlpaint import captures, db, registry, verdict
+from mlpaint import captures, db, detector, registry, verdict
 from mlpaint.model import BaggedBoostedTrees, ModelSpec
 from mlpaint.sources import read_vendored
 
@@ -42,6 +45,30 @@ def small_model(bags: int, rows: int) -> BaggedBoostedTrees:
     return BaggedBoostedTrees.fit(train.pixels[:rows], train.labels[:rows], spec)
 
 
+def detector_of(model: BaggedBoostedTrees, retrain: bool) -> str:
+    """The model's detector text, or one trained here on MNIST's training digits (timed)."""
+    rule = model.verdict or {}
+    if "detector" in rule and not retrain:
+        print("detector: the model's own")
+        return rule["detector"]
+    train = read_vendored()[0]
+    started = time.perf_counter()
+    sizes = (verdict.DETECTOR_CAPTURED, verdict.DETECTOR_DIRECT, verdict.DETECTOR_NON_DIGITS)
+    text = detector.train(model, train.pixels, None, *sizes)
+    print(f"detector: trained here on {sizes} ({time.perf_counter() - started:.0f} s)")
+    return text
+
+
+def print_row(name: str, d: np.ndarray, n: np.ndarray) -> None:
+    """One candidate's AUROC, validation-chosen threshold and its rates on both halves."""
+    c = verdict.choose(d, n)
+    v, t = c.validation, c.test
+    print(f"  {name:<20}{verdict.auroc(d, n):7.4f}{c.threshold:9.4f}"
+          f"       {v['false_non_digit_rate']:6.2%} / {v['detection_rate']:6.2%}"
+          f"           {t['false_non_digit_rate']:6.2%} / {t['detection_rate']:6.2%}"
+          f"      {t['auroc']:.4f}")  # fmt: skip
+
+
 def main() -> None:
     """Run the benchmark and print its figures."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -51,6 +78,7 @@ def main() -> None:
     parser.add_argument("--rows", type=int, default=20000)
     parser.add_argument("--limit", type=int, default=2000, help="test digits; 0: all 10,000")
     parser.add_argument("--kinds", default="canvas", help="comma-separated kinds, or all")
+    parser.add_argument("--retrain", action="store_true", help="train a detector even if stored")
     args = parser.parse_args()
     started = time.perf_counter()
     model = small_model(args.train, args.rows) if args.train else load(args.db, args.model)
@@ -60,7 +88,10 @@ def main() -> None:
     rng = np.random.default_rng(0)
     limit = args.limit or len(test.labels)
     chosen = np.sort(rng.choice(len(test.labels), size=min(limit, len(test.labels)), replace=False))
-    non_digits = model.bag_scores(verdict.non_digit_pixels())
+    text = detector_of(model, args.retrain)
+    seen_non_digits = model.prepare(verdict.non_digit_pixels())
+    non_digits = model.bag_scores(seen_non_digits, prepared=True)
+    n_det, n_val = detector.margins(text, seen_non_digits, 2), verdict.halves(len(non_digits))
     kinds = list(captures.KINDS) if args.kinds == "all" else args.kinds.split(",")
     by_kind: dict[str, np.ndarray] = {}
     for kind in kinds + (["mixed"] if len(kinds) > 1 else []):
@@ -69,18 +100,20 @@ def main() -> None:
         else:
             pixels = verdict.through_image_path(test.pixels[chosen], chosen, kind)
             by_kind[kind] = pixels
-        digits = model.bag_scores(pixels)
+        seen = model.prepare(pixels)
+        digits = model.bag_scores(seen, prepared=True)
         print(f"\n{len(pixels)} test digits ({kind}) vs {len(non_digits)} non-digits")
         print(f"  {'signal':<20}{'AUROC':>7}{'thresh':>9}  val: false-non-digit / detected"
               "   test: false-non-digit / detected   test AUROC")  # fmt: skip
         for name, signal in verdict.SIGNALS.items():
-            d, n = signal(digits), signal(non_digits)
-            c = verdict.choose(d, n)
-            v, t = c.validation, c.test
-            print(f"  {name:<20}{verdict.auroc(d, n):7.4f}{c.threshold:9.4f}"
-                  f"       {v['false_non_digit_rate']:6.2%} / {v['detection_rate']:6.2%}"
-                  f"           {t['false_non_digit_rate']:6.2%} / {t['detection_rate']:6.2%}"
-                  f"      {t['auroc']:.4f}")  # fmt: skip
+            print_row(name, signal(digits), signal(non_digits))
+        d_det, d_val = detector.margins(text, seen, 2), verdict.halves(len(digits))
+        print_row("detector", d_det, n_det)
+        d_ent, n_ent = verdict.score(digits), verdict.score(non_digits)
+        weights = detector.fit_weights((d_det[d_val], d_ent[d_val]), (n_det[n_val], n_ent[n_val]))
+        combined = detector.combine(d_det, d_ent, weights), detector.combine(n_det, n_ent, weights)
+        print_row("combined (verdict)", *combined)
+        print(f"  combined weights (detector, logit entropy, 1): {np.round(weights, 3).tolist()}")
 
 
 if __name__ == "__main__":

@@ -52,8 +52,9 @@ def test_uncertainty_verdict_and_bag_probabilities_agree_with_scoring(con) -> No
     assert np.allclose(bags.sum(axis=2), 1, atol=1e-5)
     uncertainty = np.array([r[1] for r in data])
     assert np.allclose(uncertainty, scoring.uncertainties(bags), atol=1e-6)
-    threshold = verdict.threshold_of(loaded.model)
-    assert [r[2] for r in data] == (uncertainty <= threshold).tolist()
+    seen = loaded.model.prepare(pixels)
+    says = verdict.scores_of(loaded.model, seen, loaded.model.bag_scores(seen, prepared=True))
+    assert [r[2] for r in data] == (says <= verdict.threshold_of(loaded.model)).tolist()
     for i in (0, 1, 2):  # the REST answer says the same
         one = scoring.answer(loaded, pixels[i])
         assert one["uncertainty"] == pytest.approx(uncertainty[i], abs=1e-6)

@@ -226,7 +226,7 @@ function bagsList(model) {
     [
       "Not-a-digit above",
       fixed(verdict?.threshold),
-      "The uncertainty above which the page says \u201cthat doesn\u2019t look like a digit\u201d",
+      "The verdict score above which the page says \u201cthat doesn\u2019t look like a digit\u201d",
     ],
     [
       "Non-digits caught",

@@ -32,9 +32,9 @@ def answer(
     """
     seen = loaded.model.prepare(pixels)  # (1, 784), deskewed when the model says so
     model = loaded.model
-    bag_scores = model.bag_scores(seen, prepared=True)[0]
-    threshold = verdict.threshold_of(model)
-    output = _verdict(model.scores(seen, prepared=True)[0], bag_scores, threshold)
+    bag_scores = model.bag_scores(seen, prepared=True)
+    says_digit = bool(verdict.is_digit(model, seen, bag_scores)[0])
+    output = _verdict(model.scores(seen, prepared=True)[0], bag_scores[0], says_digit)
     output["pixels"] = seen[0]
     output["model"] = {"name": loaded.name, "version": loaded.version}
     if explain:
@@ -66,8 +66,8 @@ def uncertainties(bag_probabilities: np.ndarray) -> np.ndarray:
     return verdict.entropy(bag_probabilities)
 
 
-def _verdict(scores: np.ndarray, bag_scores: np.ndarray, threshold: float) -> dict[str, Any]:
-    """Everything one row's ten scores (and its bags' (bags, 10) scores) say."""
+def _verdict(scores: np.ndarray, bag_scores: np.ndarray, says_digit: bool) -> dict[str, Any]:
+    """Everything one row's ten scores (and its bags' (bags, 10) scores) say, and the verdict."""
     probabilities = softmax(scores)
     bag_probabilities = softmax(bag_scores)
     first, second = np.argsort(-scores, kind="stable")[:2]
@@ -79,7 +79,7 @@ def _verdict(scores: np.ndarray, bag_scores: np.ndarray, threshold: float) -> di
         "probabilities": probabilities,
         "scores": scores,
         "uncertainty": doubt,
-        "is_digit": doubt <= threshold,
+        "is_digit": says_digit,
         "bag_probabilities": bag_probabilities,
     }
 
@@ -131,8 +131,10 @@ def uncertainties_of(loaded: LoadedModel, pixels: np.ndarray) -> np.ndarray:
 
 
 def is_digit(loaded: LoadedModel, pixels: np.ndarray) -> np.ndarray:
-    """(n,) bool: the verdict, uncertainty at or below the model's threshold."""
-    return uncertainties_of(loaded, pixels) <= verdict.threshold_of(loaded.model)
+    """(n,) bool: the verdict (``mlpaint.verdict``), its score at or below the model's threshold."""
+    model = loaded.model
+    seen = model.prepare(pixels)
+    return verdict.is_digit(model, seen, model.bag_scores(seen, prepared=True))
 
 
 def explanations(loaded: LoadedModel, pixels: np.ndarray) -> np.ndarray:

@@ -152,7 +152,7 @@ def _run_fold(
     key = f"folds[{index}]"
     test = load_rows(con, config, fold.testing_where, f"{key}.testing_where")
     probabilities = model.probabilities(test.pixels)
-    train_metrics = None
+    train_metrics, train = None, None
     if config.evaluate_train:
         train = load_rows(con, config, fold.training_where, f"{key}.training_where")
         train_metrics = metrics.evaluate(train.labels, model.probabilities(train.pixels))
@@ -164,8 +164,11 @@ def _run_fold(
     test_metrics = metrics.evaluate(test.labels, probabilities)
     if index != 0:  # only the first fold's model is served; dropping the others frees memory
         return _FoldResult(None, test_metrics, train_metrics, rows, predictions)
-    tracker.report(index, 0.95, "choosing the digit / not-a-digit threshold")
-    figures = verdict.evaluate(model, test.pixels, test.ids)  # sets model.verdict
+    tracker.report(index, 0.95, "training the digit / not-a-digit verdict")
+    if train is None:
+        train = load_rows(con, config, fold.training_where, f"{key}.training_where")
+    # Sets model.verdict; the detector learns from training digits only.
+    figures = verdict.evaluate(model, test.pixels, test.ids, (train.pixels, train.ids))
     return _FoldResult(model, test_metrics, train_metrics, rows, predictions, figures)
 
 

@@ -11,10 +11,15 @@ input looks like a digit the model knows:
 - ``top_probability``: 1 minus the served top probability (the softmax of the mean margin).
 - ``max_margin``: minus the largest mean raw margin.
 
-The verdict's score is ``SCORE`` (chosen by measurement, see the README), and a digit is "not a
-digit" when its score is above the model's threshold. The threshold is chosen at training time
-(:func:`choose`) on a validation half of the test fold's digits and the non-digit set, both
-through the image path, and reported on the other half (:func:`figures`).
+The verdict's score (``SCORE``, "combined"; chosen by measurement, see the README) joins the
+entropy with a learned detector (``mlpaint.detector``: a small booster on the pixels the model
+sees, trained on training digits against training non-digits): ``w0 * detector margin + w1 *
+logit(entropy) + w2``, the weights a logistic fit on the validation halves. A digit is "not a
+digit" when its score is above the model's threshold. The weights and the threshold are chosen
+at training time (:func:`evaluate`) on a validation half of the test fold's digits and of the
+non-digit set, both through the image path, and reported on the other half (:func:`choose`).
+A model without a detector (trained before it, or without training rows) keeps the entropy-only
+rule: its stored threshold, or ``DEFAULT_THRESHOLD``.
 """
 
 from __future__ import annotations
@@ -30,28 +35,49 @@ from typing import Any
 import numpy as np
 from scipy.stats import rankdata
 
+from mlpaint import detector
 from mlpaint.model import softmax
 from mlpaint.pixels import N_CLASSES
 
-SCORE = "entropy"
+SCORE = "combined"
+ENTROPY = "entropy"  # the rule of models without a detector
 # Share of validation digits the threshold may call "not a digit" (issue 11's bar: at most 1%).
 FALSE_NON_DIGIT_RATE = 0.005
 # A model trained before the verdict existed carries no threshold: this one (the entropy of the
 # served probabilities, 0..1) was measured on the shipped default (full-default-v1, bags = 1).
 DEFAULT_THRESHOLD = 0.16
 # Test-fold digits captured per half at training time, about 13 ms each through the image path,
-# and the size of the non-digit set (``mlpaint.nondigits.SIZE``). MLPAINT_VERDICT_SAMPLE sets both
-# smaller (the test suite's tiny models: n digits per half and 2n non-digits).
+# and the size of the non-digit set (``mlpaint.nondigits.SIZE``). The detector learns from
+# DETECTOR_CAPTURED training digits captured (about 23 ms each), DETECTOR_DIRECT as they are, and
+# DETECTOR_NON_DIGITS training non-digits (about 15 ms each): more of the last two measurably
+# helps, these keep the whole step near 60 s on 2 cores. MLPAINT_VERDICT_SAMPLE=n sets all smaller
+# (the test suite's tiny models: n digits per half, 2n non-digits; n, 5n and 2n for the detector).
 DIGITS_PER_SPLIT = 1000
+DETECTOR_CAPTURED, DETECTOR_DIRECT, DETECTOR_NON_DIGITS = 400, 3000, 600
 SAMPLE_ENV = "MLPAINT_VERDICT_SAMPLE"
 
 
-def _sample_sizes() -> tuple[int, int]:
-    """(digits per half, non-digits) for the training-time verdict."""
+@dataclass(frozen=True)
+class Sizes:
+    """How many images the training-time verdict reads and learns from."""
+
+    per_half: int
+    non_digits: int
+    captured: int
+    direct: int
+    detector_non_digits: int
+
+
+def _sample_sizes() -> Sizes:
+    """The sizes for the training-time verdict (smaller with ``MLPAINT_VERDICT_SAMPLE``)."""
     from mlpaint import nondigits
 
     n = int(os.environ.get(SAMPLE_ENV) or 0)
-    return (n, 2 * n) if n > 0 else (DIGITS_PER_SPLIT, nondigits.SIZE)
+    if n > 0:
+        return Sizes(n, 2 * n, n, 5 * n, 2 * n)
+    return Sizes(
+        DIGITS_PER_SPLIT, nondigits.SIZE, DETECTOR_CAPTURED, DETECTOR_DIRECT, DETECTOR_NON_DIGITS
+    )
 
 
 def _entropy(p: np.ndarray) -> np.ndarray:
@@ -79,17 +105,37 @@ SIGNALS: dict[str, Callable[[np.ndarray], np.ndarray]] = {
 }
 
 
-def threshold_of(model: Any) -> float:
-    """The model's threshold on the uncertainty (``DEFAULT_THRESHOLD`` for an older model)."""
+def _rule(model: Any) -> dict[str, Any] | None:
+    """The model's stored rule when this release knows its score, else None."""
     rule = getattr(model, "verdict", None)
-    if rule is None or rule.get("score") != SCORE:
-        return DEFAULT_THRESHOLD
-    return float(rule["threshold"])
+    return rule if rule is not None and rule.get("score") in (SCORE, ENTROPY) else None
+
+
+def threshold_of(model: Any) -> float:
+    """The model's threshold on its verdict score (``DEFAULT_THRESHOLD`` for an older model)."""
+    rule = _rule(model)
+    return DEFAULT_THRESHOLD if rule is None else float(rule["threshold"])
 
 
 def score(bag_scores: np.ndarray) -> np.ndarray:
-    """(n,) the verdict's score from (n, bags, 10) raw margins: higher is less like a digit."""
-    return SIGNALS[SCORE](np.asarray(bag_scores))
+    """(n,) the entropy-only score from (n, bags, 10) raw margins: higher is less like a digit."""
+    return SIGNALS[ENTROPY](np.asarray(bag_scores))
+
+
+def scores_of(model: Any, prepared: np.ndarray, bag_scores: np.ndarray) -> np.ndarray:
+    """(n,) the verdict score of prepared (n, 784) pixels with their (n, bags, 10) margins."""
+    entropies = score(bag_scores)
+    rule = _rule(model)
+    if rule is None or rule["score"] != SCORE:
+        return entropies
+    threads = model.spec.num_threads
+    margins = detector.margins(rule["detector"], prepared, threads)
+    return detector.combine(margins, entropies, rule["weights"])
+
+
+def is_digit(model: Any, prepared: np.ndarray, bag_scores: np.ndarray) -> np.ndarray:
+    """(n,) bool: the verdict, the score at or below the model's threshold."""
+    return scores_of(model, prepared, bag_scores) <= threshold_of(model)
 
 
 def auroc(digits: np.ndarray, non_digits: np.ndarray) -> float:
@@ -129,11 +175,12 @@ class Choice:
     threshold: float
     validation: dict[str, float]
     test: dict[str, float]
+    score: str = SCORE
 
     def to_dict(self) -> dict[str, Any]:
         """The metrics JSON's ``"not_digit"`` entry."""
         return {
-            "score": SCORE,
+            "score": self.score,
             "threshold": self.threshold,
             "rule": f"at most {FALSE_NON_DIGIT_RATE:.1%} of validation digits above it",
             "validation": self.validation,
@@ -141,7 +188,7 @@ class Choice:
         }
 
 
-def choose(digit_scores: np.ndarray, non_digit_scores: np.ndarray) -> Choice:
+def choose(digit_scores: np.ndarray, non_digit_scores: np.ndarray, name: str = SCORE) -> Choice:
     """Pick the threshold on the validation halves; report both halves."""
     d_val, n_val = halves(len(digit_scores)), halves(len(non_digit_scores))
     threshold = threshold_for(digit_scores[d_val])
@@ -149,6 +196,7 @@ def choose(digit_scores: np.ndarray, non_digit_scores: np.ndarray) -> Choice:
         threshold,
         rates(digit_scores[d_val], non_digit_scores[n_val], threshold),
         rates(digit_scores[~d_val], non_digit_scores[~n_val], threshold),
+        name,
     )
 
 
@@ -187,21 +235,48 @@ def agreement(bag_scores: np.ndarray) -> dict[str, float]:
     }
 
 
-def evaluate(model: Any, pixels: np.ndarray, ids: np.ndarray | None) -> dict[str, Any]:
-    """Choose ``model``'s threshold and set ``model.verdict``; the metrics JSON's entries.
+def evaluate(
+    model: Any,
+    pixels: np.ndarray,
+    ids: np.ndarray | None,
+    training: tuple[np.ndarray, np.ndarray | None] | None = None,
+) -> dict[str, Any]:
+    """Train the detector, choose the weights and threshold, set ``model.verdict``; the metrics.
 
     ``pixels`` are the test fold's digits: every one gives the bags' agreement; up to
     2 x ``DIGITS_PER_SPLIT`` of them (evenly spread), captured on a canvas and read through the
-    image path, against the non-digit set give the threshold (validation half) and its figures
-    (test half).
+    image path, against the non-digit set give the weights and threshold (validation half) and
+    their figures (test half). ``training`` (pixels, ids) are the model's training digits, which
+    the detector learns from; without them the rule is the entropy's alone.
     """
     ids = np.arange(len(pixels)) if ids is None else np.asarray(ids)
     figures: dict[str, Any] = {"bags": agreement(model.bag_scores(pixels))}
-    per_half, n_non_digits = _sample_sizes()
-    step = max(1, math.ceil(len(pixels) / (2 * per_half)))
-    captured = through_image_path(pixels[::step], ids[::step])
-    digit_scores = score(model.bag_scores(captured))
-    choice = choose(digit_scores, score(model.bag_scores(non_digit_pixels(n_non_digits))))
-    model.verdict = {"score": SCORE, "threshold": choice.threshold}
-    figures["not_digit"] = choice.to_dict()
+    sizes = _sample_sizes()
+    step = max(1, math.ceil(len(pixels) / (2 * sizes.per_half)))
+    digits = model.prepare(through_image_path(pixels[::step], ids[::step]))
+    others = model.prepare(non_digit_pixels(sizes.non_digits))
+    d_ent = score(model.bag_scores(digits, prepared=True))
+    n_ent = score(model.bag_scores(others, prepared=True))
+    if training is None:
+        choice = choose(d_ent, n_ent, ENTROPY)
+        model.verdict = {"score": ENTROPY, "threshold": choice.threshold}
+        figures["not_digit"] = choice.to_dict()
+        return figures
+    text = detector.train(model, *training, sizes.captured, sizes.direct, sizes.detector_non_digits)
+    threads = model.spec.num_threads
+    d_det, n_det = detector.margins(text, digits, threads), detector.margins(text, others, threads)
+    d_val, n_val = halves(len(digits)), halves(len(others))
+    weights = detector.fit_weights((d_det[d_val], d_ent[d_val]), (n_det[n_val], n_ent[n_val]))
+    choice = choose(
+        detector.combine(d_det, d_ent, weights), detector.combine(n_det, n_ent, weights)
+    )
+    model.verdict = {"score": SCORE, "threshold": choice.threshold, "weights": weights}
+    model.verdict["detector"] = text
+    figures["not_digit"] = choice.to_dict() | {
+        "weights": weights,
+        "test_auroc_alone": {  # what each part alone makes of the test halves
+            ENTROPY: auroc(d_ent[~d_val], n_ent[~n_val]),
+            "detector": auroc(d_det[~d_val], n_det[~n_val]),
+        },
+    }
     return figures

@@ -102,8 +102,9 @@ SCORE = {
         },
         "is_digit": {
             "type": "boolean",
-            "description": "False when the uncertainty is above the model's threshold: "
-            "that does not look like a digit",
+            "description": "False when the verdict's score (a learned detector joined with "
+            "the uncertainty, or the uncertainty alone for older models) is above the model's "
+            "threshold: that does not look like a digit",
         },
         "bag_probabilities": {
             "type": "array",
