@@ -9,9 +9,11 @@ from pathlib import Path
 import duckdb
 import pytest
 
+from conftest import write_idx_pair
 from mlpaint import db
 from mlpaint.cli import main
-from mlpaint.experiment import DEFAULT_FOLD, load_config
+from mlpaint.experiment import DEFAULT_FOLD, OFFICIAL_FOLD, load_config
+from mlpaint.importer import import_digits
 
 # sql/folds.sql as the releases before fold_of and is_test_fold wrote it into every database.
 OLD_FOLDS_SQL = """
@@ -122,3 +124,28 @@ def test_a_failing_upgrade_leaves_the_database_as_it_was(old_db: Path) -> None:
     finally:
         writer.close()
     assert not {"fold_of", "is_test_fold"} & macros(old_db)
+
+
+def test_the_official_experiment_is_the_default_model_on_mnists_split() -> None:
+    official = load_config("experiments/official.toml")
+    default = load_config("experiments/default.toml")
+    assert official.folds == (OFFICIAL_FOLD,)
+    assert official.spec == default.spec  # the same model, only the split differs
+    assert official.input_data == default.input_data
+
+
+def test_the_official_split_trains_on_mnist_train_and_tests_on_mnist_test(
+    tmp_path: Path, mnist_train: tuple, capsys
+) -> None:
+    images, labels = mnist_train
+    folder = tmp_path / "idx"
+    write_idx_pair(folder, images[:900], labels[:900], "train")
+    write_idx_pair(folder, images[900:1200], labels[900:1200], "t10k")
+    path = tmp_path / "split.duckdb"
+    import_digits(path, [str(folder)], progress=False)
+    config = tmp_path / "official.toml"
+    folds = f'[[folds]]\ntraining_where = "{OFFICIAL_FOLD.training_where}"\n'
+    folds += f'testing_where = "{OFFICIAL_FOLD.testing_where}"\n'
+    config.write_text(folds + "[algorithm]\nbags = 1\nmax_iter = 3\nnum_threads = 1\n")
+    assert main(["train", "--db", str(path), "--config", str(config)]) == 0
+    assert "900 train / 300 test rows" in capsys.readouterr().out
