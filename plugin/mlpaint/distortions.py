@@ -46,7 +46,7 @@ def warp(
 
 
 def lowres(images: np.ndarray, sides: np.ndarray) -> np.ndarray:
-    """Each image box-averaged down to ``sides[i]`` pixels a side and back up by nearest pixel."""
+    """Each image box-averaged down to ``sides[i]`` pixels a side and area-resampled back up."""
     out = np.empty_like(images)
     for i, side in enumerate(sides):
         # Block edges on a fine common grid (SIDE * side) make both steps exact box operations.
