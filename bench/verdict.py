@@ -9,8 +9,10 @@ non-digit set (``mlpaint.nondigits``), both through the REST image path. For eve
 ``mlpaint.verdict.SIGNALS``, the learned detector alone (``mlpaint.detector``) and the verdict's
 combination of it with the entropy (weights fitted on the validation halves): the AUROC, then the
 threshold chosen on the validation halves (at most ``verdict.FALSE_NON_DIGIT_RATE`` of digits
-above it) and its rates on the test halves. The detector is the model's own when it has one
-(unless ``--retrain``), else trained here on MNIST's training digits as ``mlpaint train`` would.
+above it) and its rates on the test halves; then the rule the model serves (its stored weights
+and threshold, chosen when it was trained) on every row. The detector is the model's own when it
+has one (unless ``--retrain``), else trained here on MNIST's training digits as ``mlpaint train``
+would.
 Prints figures; asserts nothing.
 """
 
@@ -114,6 +116,24 @@ def main() -> None:
         combined = detector.combine(d_det, d_ent, weights), detector.combine(n_det, n_ent, weights)
         print_row("combined (verdict)", *combined)
         print(f"  combined weights (detector, logit entropy, 1): {np.round(weights, 3).tolist()}")
+        if not args.train and not args.retrain:
+            print_served(model, seen, digits, seen_non_digits, non_digits)
+
+
+def print_served(
+    model: BaggedBoostedTrees,
+    seen: np.ndarray,
+    digits: np.ndarray,
+    seen_non_digits: np.ndarray,
+    non_digits: np.ndarray,
+) -> None:
+    """The rates of the rule the model serves: its stored weights and threshold, all rows."""
+    threshold = verdict.threshold_of(model)
+    d = verdict.scores_of(model, seen, digits)
+    n = verdict.scores_of(model, seen_non_digits, non_digits)
+    print(f"  served rule (stored, threshold {threshold:.4f}): "
+          f"{(d > threshold).mean():.2%} of digits called non-digits, "
+          f"{(n > threshold).mean():.2%} of non-digits caught")  # fmt: skip
 
 
 if __name__ == "__main__":

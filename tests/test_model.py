@@ -73,6 +73,24 @@ def test_scores_are_the_mean_of_booster_margins(model: BaggedBoostedTrees, data:
     np.testing.assert_allclose(model.scores(xt[17])[0], scores[17], atol=1e-6)
 
 
+def test_margins_from_one_traversal_equal_the_predictions_exactly(
+    model: BaggedBoostedTrees, data: tuple
+) -> None:
+    # Bags of different lengths too, as early stopping leaves them.
+    shorter = lightgbm.Booster(model_str=model.boosters[1].model_to_string(num_iteration=2))
+    uneven = BaggedBoostedTrees(model.spec, [model.boosters[0], shorter, model.boosters[2]])
+    single = BaggedBoostedTrees(model.spec, model.boosters[:1])
+    xt = data[2]
+    for m in (model, uneven, single):
+        for rows in (xt[5], xt[:40], xt[:200]):  # one row, the leaf path's batch, past it
+            served, bags = m.margins(rows)
+            assert served.dtype == bags.dtype == np.float32
+            assert bags.shape == (len(served), m.n_boosters, 10)
+            np.testing.assert_array_equal(served, m.scores(rows))
+            np.testing.assert_array_equal(bags, m.bag_scores(rows))
+    assert uneven.n_trees == (4 + 2 + 4) * 10
+
+
 def test_merge_of_one_booster_predicts_like_it(model: BaggedBoostedTrees, data: tuple) -> None:
     booster = model.boosters[0]
     merged = merge_boosters([booster])

@@ -2,20 +2,26 @@
 
 ``warp`` moves every pixel at once: a small rotation, a scale change and an elastic field (Simard
 et al., 2003: uniform noise smoothed by a Gaussian), one ``map_coordinates`` call per batch.
-``lowres`` is a low-resolution round trip: box-averaged down to a few pixels a side and blown back
-up blocky, as a small scan or a thumbnail arrives. The augmentation (``mlpaint.preprocess``) draws
-the amounts; everything here is deterministic given them.
+``lowres`` is a low-resolution round trip: box-averaged down to a few pixels a side, blown back up
+blocky as a small scan or a thumbnail arrives, and read back through the scorer's image path. The
+augmentation (``mlpaint.preprocess``) draws the amounts; everything here is deterministic given
+them.
 """
 
 from __future__ import annotations
 
 import numpy as np
+from PIL import Image
 from scipy import ndimage
 
+from mlpaint.images import EmptyImageError, gray_to_pixels
 from mlpaint.pixels import CENTRE, SIDE
 
 ELASTIC_SIGMA = 4.0  # smoothing of the displacement field, in pixels (Simard's setting)
 LOWRES_SIDES = (7, 14)  # a round trip goes down to a side drawn from this range, inclusive
+# The blocky image is read at about this size: the answer differs from reading a 280 px canvas
+# by about 3 grey levels a pixel, at half the cost.
+LOWRES_WORK_SIDE = 112
 
 
 def warp(
@@ -46,15 +52,21 @@ def warp(
 
 
 def lowres(images: np.ndarray, sides: np.ndarray) -> np.ndarray:
-    """Each image box-averaged down to ``sides[i]`` pixels a side and area-resampled back up."""
-    out = np.empty_like(images)
+    """Each image as the scorer reads a small scan of it, ``sides[i]`` pixels a side.
+
+    The image is box-averaged down, blown back up blocky and read the way the scorer reads an
+    upload (``mlpaint.images``). The copy is what the model will be shown for such an upload,
+    so it learns that and not a blocky digit nobody sends (measured: the README's robustness
+    table; 8x8 scans gain 3.5%).
+    """
+    out = np.array(images, dtype=np.float64)
     for i, side in enumerate(sides):
-        # Block edges on a fine common grid (SIDE * side) make both steps exact box operations.
-        fine = np.repeat(np.repeat(images[i], side, axis=0), side, axis=1)
-        small = fine.reshape(side, SIDE, side, SIDE).mean(axis=(1, 3))
-        out[i] = (
-            np.repeat(np.repeat(small, SIDE, axis=0), SIDE, axis=1)
-            .reshape(SIDE, side, SIDE, side)
-            .mean(axis=(1, 3))
-        )
+        small = Image.fromarray(out[i].astype(np.float32), mode="F")
+        small = small.resize((int(side), int(side)), Image.Resampling.BOX)
+        block = -(-LOWRES_WORK_SIDE // int(side))  # whole blocks, as a scaled-up scan has
+        blocky = np.repeat(np.repeat(np.asarray(small), block, axis=0), block, axis=1)
+        try:
+            out[i] = gray_to_pixels(blocky).reshape(SIDE, SIDE)
+        except EmptyImageError:  # too faint to read back: the scorer would refuse it
+            continue
     return out

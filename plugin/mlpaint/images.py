@@ -167,7 +167,12 @@ def _place(glyph: np.ndarray) -> np.ndarray:
 
 def image_to_pixels(data: bytes) -> np.ndarray:
     """Normalise an encoded image of a digit the way MNIST was: (784,) uint8, 0 paper."""
-    ink, box, level = find_ink(_grayscale(_small(_open(data))))
+    return gray_to_pixels(_grayscale(_small(_open(data))))
+
+
+def gray_to_pixels(gray: np.ndarray) -> np.ndarray:
+    """Normalise a grey image (float 0..255, dark or light ink) of a digit: (784,) uint8."""
+    ink, box, level = find_ink(np.asarray(gray, dtype=np.float64))
     if box is None or level < _MIN_INK:
         raise EmptyImageError("the image has no ink: draw a digit first")
     glyph = strokes.normalise(_crop_and_scale(ink, box))

@@ -5,19 +5,22 @@ from __future__ import annotations
 import json
 import lzma
 from collections.abc import Callable
+from functools import cached_property
 
 import lightgbm
 import numpy as np
 
 from mlpaint.bags import bag_mask, selects_rows
 from mlpaint.knobs import bounds_relaxed
-from mlpaint.merge import merge_boosters
+from mlpaint.merge import LeafTable, merge_boosters
 from mlpaint.modelspec import ModelSpec
 from mlpaint.pixels import N_CLASSES, numpy_rows
 from mlpaint.preprocess import augment, deskew
 from mlpaint.progress import Progress
 
 _MAGIC = b"MLPAINT-BBT1\n"
+# Up to this many rows, ``margins`` reads leaf indices once instead of predicting B + 1 times.
+LEAF_PATH_ROWS = 64
 __all__ = ["BaggedBoostedTrees", "ModelSpec", "softmax", "train_booster"]
 
 
@@ -170,6 +173,26 @@ class BaggedBoostedTrees:
         rows = _as_float32(x)
         raw = [b.predict(rows, raw_score=True, num_threads=threads) for b in self.boosters]
         return np.stack([np.asarray(r, np.float32).reshape(len(x), N_CLASSES) for r in raw], 1)
+
+    def margins(
+        self, pixels: np.ndarray, *, prepared: bool = False
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """``scores`` and ``bag_scores`` of the same rows, from one traversal of the trees."""
+        x = np.asarray(pixels) if prepared else self.prepare(pixels)
+        if x.ndim == 1:
+            x = x[None, :]
+        if self.n_boosters == 1 or not 0 < len(x) <= LEAF_PATH_ROWS:
+            scores = self.scores(x, prepared=True)
+            one = self.n_boosters == 1  # the merged booster is the one booster: predict once
+            return scores, scores[:, None, :] if one else self.bag_scores(x, prepared=True)
+        threads = 1 if len(x) == 1 else self.spec.num_threads
+        leaves = self.merged.predict(_as_float32(x), pred_leaf=True, num_threads=threads)
+        merged, bags = self._leaf_table.margins(leaves)
+        return merged.astype(np.float32), bags.astype(np.float32)
+
+    @cached_property
+    def _leaf_table(self) -> LeafTable:
+        return LeafTable(self.boosters, N_CLASSES)
 
     def bag_probabilities(self, pixels: np.ndarray, *, prepared: bool = False) -> np.ndarray:
         """(n, bags, 10) float32: the softmax of each booster's raw margins."""

@@ -160,7 +160,9 @@ def _distort(images: np.ndarray, spec: AugmentSpec, rng: np.random.Generator) ->
     if spec.lowres:
         chosen = np.flatnonzero(rng.random(n) < spec.lowres)
         low, high = distortions.LOWRES_SIDES
-        out[chosen] = distortions.lowres(out[chosen], rng.integers(low, high + 1, len(chosen)))
+        scans = distortions.lowres(out[chosen], rng.integers(low, high + 1, len(chosen)))
+        # The model deskews what the image path reads, so the copy is deskewed like an upload.
+        out[chosen] = _deskew_block(scans)
     return out
 
 

@@ -32,9 +32,9 @@ def answer(
     """
     seen = loaded.model.prepare(pixels)  # (1, 784), deskewed when the model says so
     model = loaded.model
-    bag_scores = model.bag_scores(seen, prepared=True)
+    served, bag_scores = model.margins(seen, prepared=True)
     says_digit = bool(verdict.is_digit(model, seen, bag_scores)[0])
-    output = _verdict(model.scores(seen, prepared=True)[0], bag_scores[0], says_digit)
+    output = _verdict(served[0], bag_scores[0], says_digit)
     output["pixels"] = seen[0]
     output["model"] = {"name": loaded.name, "version": loaded.version}
     if explain:
