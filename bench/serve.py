@@ -4,7 +4,8 @@ Usage: python bench/serve.py [--db PATH] [--seconds N] [--soak-seconds N]
 Scorer and single-connection explainer figures are the median of three runs of N seconds.
 Starts `mlpaint serve` on the database's active model and drives it with wrk (Debian's `wrk`
 package), which costs far less CPU than a Python client on a 2-core machine. Prints requests/s,
-p50, p99 and errors for each load, then a mixed soak (scorer, explainer, query) with the
+p50, p99 and errors for each load (after the CPU one answer costs in process, which drifts less
+than requests/s on a shared machine), then a mixed soak (scorer, explainer, query) with the
 server's memory after warm-up and at the end.
 """
 
@@ -137,6 +138,30 @@ def soak(base: str, pid: int, mix: list[Request], seconds: int) -> None:
     )
 
 
+def answer_cost(path: str | None) -> None:
+    """The CPU one answer costs in process (median over test digits): firmer than req/s here."""
+    import numpy as np
+
+    from mlpaint import db, registry, scoring
+    from mlpaint.sources import read_vendored
+
+    con = db.connect(path, read_only=True)
+    try:
+        loaded = registry.load_model(con)
+    finally:
+        con.close()
+    digits = read_vendored()[1].pixels
+    for title, rows, explain in (("scorer", 500, False), ("explainer", 50, True)):
+        scoring.answer(loaded, digits[0], explain=explain)  # the first call builds caches
+        took = []
+        for digit in digits[:rows]:
+            started = time.perf_counter()
+            scoring.answer(loaded, digit, explain=explain)
+            took.append(time.perf_counter() - started)
+        print(f"  {title} answer in process, median of {rows} digits: "
+              f"{1e3 * float(np.median(took)):.2f} ms")  # fmt: skip
+
+
 def main() -> None:
     """Run the loads and print the figures."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -147,6 +172,7 @@ def main() -> None:
     args = parser.parse_args()
     if not shutil.which("wrk"):
         raise SystemExit("bench/serve.py needs wrk: apt-get install -y wrk")
+    answer_cost(args.db)
     server = start_server(args.db, args.port)
     base = f"http://127.0.0.1:{args.port}"
     try:
