@@ -18,7 +18,6 @@ histogram of the top predicted digit and the mean top probability. Prints figure
 from __future__ import annotations
 
 import argparse
-import hashlib
 import importlib.util
 import time
 from dataclasses import dataclass
@@ -28,6 +27,7 @@ from types import ModuleType
 import numpy as np
 
 from mlpaint import captures, db, images, nondigits, registry, scoring
+from mlpaint.bags import held_out_mask
 from mlpaint.registry import LoadedModel
 from mlpaint.sources import read_vendored
 
@@ -72,12 +72,6 @@ def column(side: str, args: argparse.Namespace) -> Column:
     )
 
 
-def held_out(ids: np.ndarray) -> np.ndarray:
-    """Which ids the hash folds hold out for testing (``is_test_fold``, ``sql/folds.sql``)."""
-    digests = (hashlib.md5(str(int(i)).encode()).digest()[:8] for i in ids)
-    return np.fromiter((int.from_bytes(d, "big") % 5 == 0 for d in digests), bool, len(ids))
-
-
 def read_all(column: Column, blobs: list[bytes]) -> tuple[np.ndarray, np.ndarray]:
     """(n, 784) pixels of each image (zeros where refused) and which were refused (a 422)."""
     pixels = np.zeros((len(blobs), 784), dtype=np.uint8)
@@ -118,7 +112,7 @@ def main() -> None:
     test = read_vendored()[1]
     pool = np.arange(len(test.labels))
     if not args.all_test:
-        pool = pool[held_out(len(read_vendored()[0].labels) + pool)]
+        pool = pool[held_out_mask(len(read_vendored()[0].labels) + pool)]
     rng = np.random.default_rng(args.seed)
     limit = min(args.limit or len(pool), len(pool))
     chosen = np.sort(rng.choice(pool, size=limit, replace=False))

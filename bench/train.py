@@ -16,7 +16,6 @@ default.toml was chosen from (--candidates picks some of it).
 from __future__ import annotations
 
 import argparse
-import hashlib
 import os
 import pickle
 import statistics
@@ -28,6 +27,7 @@ from pathlib import Path
 import lightgbm
 import numpy as np
 
+from mlpaint.bags import held_out_mask
 from mlpaint.experiment import DEFAULT_FOLD, OFFICIAL_FOLD, ExperimentConfig
 from mlpaint.explain import explain, explain_with_shap
 from mlpaint.metrics import confusion_matrix, mldb_weighted_accuracy
@@ -68,18 +68,12 @@ FRONTIER: dict[str, Callable[[ModelSpec], dict] | dict] = {
 }
 
 
-def hash_test_mask(n: int) -> np.ndarray:
-    """The hash test fold: first 64 bits of md5(str(id)), big-endian, mod 5 == 0."""
-    digests = (hashlib.md5(str(i).encode()).digest()[:8] for i in range(n))
-    return np.fromiter((int.from_bytes(d, "big") % 5 == 0 for d in digests), bool, count=n)
-
-
 def load_mnist() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """All 70,000 digits in id order, and the hash test-fold mask."""
     batches = read_vendored()
     pixels = np.concatenate([b.pixels for b in batches])
     labels = np.concatenate([b.labels for b in batches]).astype(np.int64)
-    return pixels, labels, hash_test_mask(len(labels))
+    return pixels, labels, held_out_mask(np.arange(len(labels)))
 
 
 def median_seconds(fn: Callable[[int], object], calls: int) -> float:

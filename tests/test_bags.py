@@ -11,7 +11,7 @@ import pytest
 
 from conftest import train_tiny
 from mlpaint import registry
-from mlpaint.bags import bag_mask
+from mlpaint.bags import bag_mask, held_out_mask
 from mlpaint.model import BaggedBoostedTrees, ModelSpec
 
 
@@ -40,6 +40,20 @@ def test_in_memory_bags_are_the_sql_bags(small_db: Path) -> None:
     assert not np.array_equal(mask, bag_mask(ids, 3, 2, 0.4))  # each bag its own rows
     assert not np.array_equal(mask, bag_mask(ids, 4, 1, 0.4))  # each seed its own bags
     assert bag_mask(ids, 3, 1, 1.0).all()
+
+
+def test_in_memory_held_out_rows_are_the_digits_test_view(small_db: Path) -> None:
+    con = duckdb.connect(str(small_db), read_only=True)
+    try:
+        ids = np.array([r[0] for r in con.sql("SELECT id FROM digits ORDER BY id").fetchall()])
+        in_sql = {r[0] for r in con.sql("SELECT id FROM digits_test").fetchall()}
+    finally:
+        con.close()
+    mask = held_out_mask(ids)
+    assert set(ids[mask].tolist()) == in_sql
+    assert 0.15 < mask.mean() < 0.25  # fold 0 of 5
+    md5 = [int.from_bytes(hashlib.md5(str(i).encode()).digest()[:8], "big") % 5 == 0 for i in ids]
+    np.testing.assert_array_equal(mask, md5)  # the Python rule sql/folds.sql documents
 
 
 def test_fit_in_memory_makes_the_model_train_makes(small_db: Path) -> None:

@@ -4,6 +4,7 @@ Without replacement, a bag is the fold's training rows that ``in_bag(id, seed, b
 keeps, so it is a query any machine holding a copy of the data selects identically. With
 ``bag_replacement`` the query keeps every training row and the bag is drawn from them with NumPy,
 seeded by ``(seed, bag)``, on whichever machine trains it (also repeatable, but not a query).
+For rows in memory, ``bag_mask`` and ``held_out_mask`` apply the same SQL rules to their ids.
 """
 
 from __future__ import annotations
@@ -32,14 +33,22 @@ def bag_parameters(seed: int, bag: int, fraction: float) -> dict[str, Any]:
 
 def bag_mask(ids: np.ndarray, seed: int, bag: int, fraction: float) -> np.ndarray:
     """(n,) bool: which of ``ids`` are in the bag, by the same SQL rule (for in-memory data)."""
+    return _rule_mask("bags.sql", ids, BAG_PREDICATE, bag_parameters(seed, bag, fraction))
+
+
+def held_out_mask(ids: np.ndarray) -> np.ndarray:
+    """(n,) bool: which of ``ids`` the hash folds hold out for testing (``sql/folds.sql``)."""
+    return _rule_mask("folds.sql", ids, "is_test_fold(id)", {})
+
+
+def _rule_mask(script: str, ids: np.ndarray, predicate: str, params: dict) -> np.ndarray:
+    """``predicate`` for each of ``ids``, with ``script``'s macros, in a throwaway DuckDB."""
     con = duckdb.connect()
     try:
-        db.run_script(con, "bags.sql")
-        con.register("bag_ids", pa.table({"id": pa.array(np.asarray(ids, dtype=np.int64))}))
-        rows = con.sql(
-            f"SELECT {BAG_PREDICATE} AS kept FROM bag_ids",
-            params=bag_parameters(seed, bag, fraction),
-        ).to_arrow_table()
+        # Registered as ``digits``: the fold script's views read that table.
+        con.register("digits", pa.table({"id": pa.array(np.asarray(ids, dtype=np.int64))}))
+        db.run_script(con, script)
+        rows = con.sql(f"SELECT {predicate} AS kept FROM digits", params=params).to_arrow_table()
     finally:
         con.close()
     return rows.column("kept").to_numpy(zero_copy_only=False).astype(bool)
