@@ -144,11 +144,14 @@ class BaggedBoostedTrees:
         arr = numpy_rows(pixels)[0].astype(np.uint8, copy=False)
         return deskew(arr) if self.spec.deskew else arr
 
+    def _rows(self, pixels: np.ndarray, prepared: bool) -> np.ndarray:
+        """(n, 784) rows as the boosters see them: prepared here unless ``prepared``."""
+        x = np.asarray(pixels) if prepared else self.prepare(pixels)
+        return x[None, :] if x.ndim == 1 else x
+
     def scores(self, pixels: np.ndarray, *, prepared: bool = False) -> np.ndarray:
         """(n,10) float32: the mean over boosters of the raw margins."""
-        x = np.asarray(pixels) if prepared else self.prepare(pixels)
-        if x.ndim == 1:
-            x = x[None, :]
+        x = self._rows(pixels, prepared)
         if len(x) == 0:
             return np.zeros((0, N_CLASSES), np.float32)
         # One row gains nothing from threads; many rows (batches from SQL) use the spec's.
@@ -162,9 +165,7 @@ class BaggedBoostedTrees:
 
     def bag_scores(self, pixels: np.ndarray, *, prepared: bool = False) -> np.ndarray:
         """(n, bags, 10) float32: each booster's own raw margins (their mean is ``scores``)."""
-        x = np.asarray(pixels) if prepared else self.prepare(pixels)
-        if x.ndim == 1:
-            x = x[None, :]
+        x = self._rows(pixels, prepared)
         if len(x) == 0:
             return np.zeros((0, self.n_boosters, N_CLASSES), np.float32)
         if self.n_boosters == 1:  # the merged booster is the one booster: predict once
@@ -178,9 +179,7 @@ class BaggedBoostedTrees:
         self, pixels: np.ndarray, *, prepared: bool = False
     ) -> tuple[np.ndarray, np.ndarray]:
         """``scores`` and ``bag_scores`` of the same rows, from one traversal of the trees."""
-        x = np.asarray(pixels) if prepared else self.prepare(pixels)
-        if x.ndim == 1:
-            x = x[None, :]
+        x = self._rows(pixels, prepared)
         if self.n_boosters == 1 or not 0 < len(x) <= LEAF_PATH_ROWS:
             scores = self.scores(x, prepared=True)
             one = self.n_boosters == 1  # the merged booster is the one booster: predict once
