@@ -84,6 +84,9 @@ def test_the_detector_tells_drawn_shapes_from_digits(
     digits = model.prepare(mnist[0][5000:5400])
     margins = detector.margins(model.verdict["detector"], digits)
     assert (detector.margins(model.verdict["detector"], seen) > np.quantile(margins, 0.98)).all()
+    # One row (a request's) takes LightGBM's single-row path: the same numbers exactly.
+    one_at_a_time = [detector.margins(model.verdict["detector"], row)[0] for row in digits[:20]]
+    np.testing.assert_array_equal(one_at_a_time, margins[:20])
     held_out = verdict.is_digit(model, digits, model.bag_scores(digits, prepared=True))
     assert held_out.mean() >= 0.97
     one = drawn([[(0.5, 0.15), (0.5, 0.85)]])  # a drawn 1 is still a digit

@@ -68,14 +68,14 @@ class LeafTable:
         self.bag_ends = np.cumsum([len(bag) for bag in per_bag])
         self.starts = np.cumsum([0] + [len(tree) for tree in trees[:-1]])
         self.values = np.concatenate(trees)
-        # The merged booster's leaves are exactly these values times 1/B (``merge_boosters``).
-        self.merged_values = self.values * (1.0 / len(boosters))
+        self.scale = 1.0 / len(boosters)
 
     def margins(self, leaves: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(n, classes) merged and (n, bags, classes) per-bag margins of (n, trees) leaf indices."""
-        at = self.starts + np.asarray(leaves)
-        merged = self._by_class(self.merged_values[at])
-        bags = [self._by_class(part) for part in np.split(self.values[at], self.bag_ends[:-1], 1)]
+        values = self.values[self.starts + np.asarray(leaves)]
+        # The merged booster's leaves are exactly these values times 1/B (``merge_boosters``).
+        merged = self._by_class(values * self.scale)
+        bags = [self._by_class(part) for part in np.split(values, self.bag_ends[:-1], 1)]
         return merged, np.stack(bags, axis=1)
 
     def _by_class(self, values: np.ndarray) -> np.ndarray:

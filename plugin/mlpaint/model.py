@@ -17,9 +17,11 @@ from mlpaint.modelspec import ModelSpec
 from mlpaint.pixels import N_CLASSES, numpy_rows
 from mlpaint.preprocess import augment, deskew
 from mlpaint.progress import Progress
+from mlpaint.rowpredict import RowPredictor
 
 _MAGIC = b"MLPAINT-BBT1\n"
-# Up to this many rows, ``margins`` reads leaf indices once instead of predicting B + 1 times.
+# Up to this many rows, ``margins`` reads each row's leaf indices once (LightGBM's single-row
+# fast path) instead of predicting B + 1 times.
 LEAF_PATH_ROWS = 64
 __all__ = ["BaggedBoostedTrees", "ModelSpec", "softmax", "train_booster"]
 
@@ -180,18 +182,21 @@ class BaggedBoostedTrees:
     ) -> tuple[np.ndarray, np.ndarray]:
         """``scores`` and ``bag_scores`` of the same rows, from one traversal of the trees."""
         x = self._rows(pixels, prepared)
-        if self.n_boosters == 1 or not 0 < len(x) <= LEAF_PATH_ROWS:
+        if not 0 < len(x) <= LEAF_PATH_ROWS:
             scores = self.scores(x, prepared=True)
             one = self.n_boosters == 1  # the merged booster is the one booster: predict once
             return scores, scores[:, None, :] if one else self.bag_scores(x, prepared=True)
-        threads = 1 if len(x) == 1 else self.spec.num_threads
-        leaves = self.merged.predict(_as_float32(x), pred_leaf=True, num_threads=threads)
+        leaves = np.stack([self._leaves_of_row(row) for row in _as_float32(x)]).astype(np.intp)
         merged, bags = self._leaf_table.margins(leaves)
         return merged.astype(np.float32), bags.astype(np.float32)
 
     @cached_property
     def _leaf_table(self) -> LeafTable:
         return LeafTable(self.boosters, N_CLASSES)
+
+    @cached_property
+    def _leaves_of_row(self) -> RowPredictor:
+        return RowPredictor(self.merged, "leaf")
 
     def bag_probabilities(self, pixels: np.ndarray, *, prepared: bool = False) -> np.ndarray:
         """(n, bags, 10) float32: the softmax of each booster's raw margins."""
