@@ -12,7 +12,7 @@ from scipy import ndimage
 
 from mlpaint import captures
 from mlpaint.images import image_to_pixels
-from mlpaint.ink import block_size
+from mlpaint.ink import block_size, find_ink
 
 DIGITS, _ = load_slice(10, 60_000)  # the first ten of MNIST's official test digits
 # Median over the ten digits of the correlation (both blurred by one pixel) between a kind's
@@ -20,6 +20,10 @@ DIGITS, _ = load_slice(10, 60_000)  # the first ten of MNIST's official test dig
 # keeps little. main's images.py gave paper 0.41, haze 0.83, thin 0.90, lowres 0.93.
 BARS = {"lowres": 0.8}
 BAR = 0.9
+# The digit's extent on the 28x28 grid (MNIST's box is 20). A low-resolution scan keeps its
+# faint edge blocks in the box, and the grey ramp then drops them: one of the ten spans 17.
+SIDES = {"lowres": (17, 22)}
+SIDE = (18, 22)
 
 
 def _similarity(a: np.ndarray, b: np.ndarray) -> float:
@@ -61,13 +65,20 @@ def test_each_kind_normalises_to_the_clean_digit(kind: str) -> None:
         similarities.append(_similarity(pixels, clean))
         row, col, side = _centre_and_side(pixels)
         assert abs(row - 14) <= 0.6 and abs(col - 14) <= 0.6, (seed, row, col)
-        assert 18 <= side <= 22, (seed, side)
+        low, high = SIDES.get(kind, SIDE)
+        assert low <= side <= high, (seed, side)
         assert pixels.max() == 255
     assert np.median(similarities) >= BARS.get(kind, BAR), similarities
 
 
-def test_a_blocky_upscaled_image_reads_like_the_smooth_one() -> None:
-    """8x8 scaled up without smoothing gives the digit the smooth scaling gives (main: 0.90)."""
+def test_a_blocky_upscaled_image_keeps_its_ink_as_a_low_resolution_scan() -> None:
+    """8x8 scaled up without smoothing is known by its blocks, and keeps its faint edge blocks.
+
+    The paper of such a scan is one level and its faint blocks are strokes covering part of a
+    block, so nearly all its ink is kept (measured 0.94-0.97 of it). main read it as it reads
+    the smooth scaling, an opening's paper estimate and the haze rule included, and kept
+    0.50-0.86 of it: the smooth scaling still reads so (it looks like a blurred capture).
+    """
     for digit in DIGITS:
         small = Image.fromarray(digit.reshape(28, 28)).resize((8, 8), Image.Resampling.BOX)
         smooth, blocky = (
@@ -75,6 +86,6 @@ def test_a_blocky_upscaled_image_reads_like_the_smooth_one() -> None:
             for how in (Image.Resampling.BILINEAR, Image.Resampling.NEAREST)
         )
         assert block_size(blocky) == 35 and block_size(smooth) == 1
-        a = image_to_pixels(captures.encode(smooth)).astype(np.float64)
-        b = image_to_pixels(captures.encode(blocky)).astype(np.float64)
-        assert np.corrcoef(a, b)[0, 1] >= 0.98
+        kept = find_ink(blocky)[0].sum() / blocky.sum()  # smoothing over a block keeps the sum
+        assert kept >= 0.93, kept
+        assert kept >= find_ink(smooth)[0].sum() / smooth.sum()

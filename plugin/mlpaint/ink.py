@@ -3,6 +3,8 @@
 ``find_ink`` turns grey levels (0..255) into ink intensity (0 paper) and the ink's bounding box:
 
 0. Blocks: a low-resolution image scaled up without smoothing is box-filtered over one block.
+   Such a scan is a few blocks a side: its paper is one level (step 2) and the haze rule (step
+   3) keeps down to ``FAINT_BLOCKY``, as its faint blocks are strokes covering part of a block.
 1. Polarity: the paper is what the border mostly is; the ink is the far tail on the other side.
 2. Paper: the paper's level everywhere, uneven lighting and shadows included, is a grey opening
    (the largest value under which no stroke fits) of the image at a coarse scale, smoothed; it is
@@ -24,6 +26,7 @@ COARSE = 64  # the paper is estimated on an image this size (longer side)
 NARROW, WIDE = 4, 2  # the openings' sizes: 1/4 and 1/2 of the coarse image's longer side
 BLOB = 0.7  # a region this strong (share of the ink's level) under the narrow paper is ink
 FAINT = 0.35  # ink under this share of the typical ink level is haze, not ink
+FAINT_BLOCKY = 0.15  # the same in a low-resolution scan, whose faint blocks are stroke edges
 MIN_MASS = 0.05  # a piece lighter than this share of the heaviest is a speck
 MIN_BLOCK = 3  # a low-resolution image scaled up has blocks at least this many pixels a side
 BOX_FLOOR = 0.1  # the box holds the kept ink's anti-aliased edge down to this share
@@ -117,18 +120,27 @@ def block_size(gray: np.ndarray) -> int:
     return min(sides) if min(sides) >= MIN_BLOCK else 1
 
 
+def _flat_paper(x: np.ndarray) -> np.ndarray:
+    """One paper level everywhere: what the border mostly is."""
+    border = np.concatenate([x[0], x[-1], x[1:-1, 0], x[1:-1, -1]])
+    return np.full_like(x, float(np.median(border)))
+
+
 def find_ink(gray: np.ndarray) -> tuple[np.ndarray, tuple[slice, slice] | None, float]:
     """Ink 0..255 of a grey image (0 off the digit), its box (None: no ink) and typical level."""
     block = block_size(gray)
     if block > 1:  # blocky: the box filter of one block turns it into a linear interpolation
         gray = ndimage.uniform_filter(gray, size=block)
     x = _ink_positive(gray)
-    ink = np.clip(x - _paper(x), 0.0, None)
+    # A low-resolution scan is mostly digit: an opening reads ink between its strokes as paper
+    # (measured: the README's paragraph on low-resolution scans).
+    paper, faint = (_flat_paper(x), FAINT_BLOCKY) if block > 1 else (_paper(x), FAINT)
+    ink = np.clip(x - paper, 0.0, None)
     level = ink_level(ink)
     if level <= 0:
         return ink, None, level
     sure = max(otsu(ink), 0.5 * level)
-    labels, n = ndimage.label(ink > FAINT * level, structure=_EIGHT)
+    labels, n = ndimage.label(ink > faint * level, structure=_EIGHT)
     seeded = np.bincount(labels[ink >= sure], minlength=n + 1) > 0
     mass = np.bincount(labels.ravel(), weights=ink.ravel(), minlength=n + 1)
     mass[~seeded] = 0.0
