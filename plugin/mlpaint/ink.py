@@ -43,10 +43,14 @@ def _percentile(counts: np.ndarray, q: float) -> float:
     return float(np.searchsorted(np.cumsum(counts), q / 100 * counts.sum()))
 
 
+def _border(image: np.ndarray) -> np.ndarray:
+    """The pixels along the image's four edges, each once."""
+    return np.concatenate([image[0], image[-1], image[1:-1, 0], image[1:-1, -1]])
+
+
 def _ink_positive(gray: np.ndarray) -> np.ndarray:
     """The image with paper low and ink high, whichever way it was drawn."""
-    border = np.concatenate([gray[0], gray[-1], gray[1:-1, 0], gray[1:-1, -1]])
-    paper = float(np.median(border))
+    paper = float(np.median(_border(gray)))
     # The farther tail from the paper is the ink; a small digit may be under 1% of the image.
     counts = _histogram(gray)
     for q in (1, 0.1, 0):
@@ -120,12 +124,6 @@ def block_size(gray: np.ndarray) -> int:
     return min(sides) if min(sides) >= MIN_BLOCK else 1
 
 
-def _flat_paper(x: np.ndarray) -> np.ndarray:
-    """One paper level everywhere: what the border mostly is."""
-    border = np.concatenate([x[0], x[-1], x[1:-1, 0], x[1:-1, -1]])
-    return np.full_like(x, float(np.median(border)))
-
-
 def find_ink(gray: np.ndarray) -> tuple[np.ndarray, tuple[slice, slice] | None, float]:
     """Ink 0..255 of a grey image (0 off the digit), its box (None: no ink) and typical level."""
     block = block_size(gray)
@@ -133,8 +131,8 @@ def find_ink(gray: np.ndarray) -> tuple[np.ndarray, tuple[slice, slice] | None, 
         gray = ndimage.uniform_filter(gray, size=block)
     x = _ink_positive(gray)
     # A low-resolution scan is mostly digit: an opening reads ink between its strokes as paper
-    # (measured: the README's paragraph on low-resolution scans).
-    paper, faint = (_flat_paper(x), FAINT_BLOCKY) if block > 1 else (_paper(x), FAINT)
+    # (measured: the README's paragraph on low-resolution scans), so its paper is one level.
+    paper, faint = (np.median(_border(x)), FAINT_BLOCKY) if block > 1 else (_paper(x), FAINT)
     ink = np.clip(x - paper, 0.0, None)
     level = ink_level(ink)
     if level <= 0:
