@@ -18,19 +18,11 @@ class Explanation:
     bias: np.ndarray  # (10,) float32: expected score per digit (SHAP base value)
 
 
-def _rows(model: BaggedBoostedTrees, pixels: np.ndarray, prepared: bool) -> np.ndarray:
-    """(n,784) float32 C-contiguous rows as the boosters see them."""
-    x = np.asarray(pixels) if prepared else model.prepare(pixels)
-    if x.ndim == 1:
-        x = x[None, :]
-    return np.ascontiguousarray(x, dtype=np.float32)
-
-
 def explain(
     model: BaggedBoostedTrees, pixels: np.ndarray, *, prepared: bool = False
 ) -> Explanation:
     """Tree-path-dependent TreeSHAP via LightGBM's native ``pred_contrib`` (the serving path)."""
-    x = _rows(model, pixels, prepared)
+    x = model.float_rows(pixels, prepared=prepared)
     if len(x) == 0:
         # The bias still comes from the trees: explain a blank row and keep only that.
         return Explanation(np.zeros((0, N_CLASSES, N_PIXELS), np.float32), bias(model))
@@ -57,7 +49,7 @@ def explain_with_shap(
     """Reference path: ``shap.TreeExplainer`` on each booster, explanations averaged."""
     import shap  # slow to import; only the reference path and tests need it
 
-    x = _rows(model, pixels, prepared)
+    x = model.float_rows(pixels, prepared=prepared)
     values = np.zeros((len(x), N_CLASSES, N_PIXELS))
     base = np.zeros(N_CLASSES)
     for booster in model.boosters:

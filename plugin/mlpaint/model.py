@@ -151,6 +151,10 @@ class BaggedBoostedTrees:
         x = np.asarray(pixels) if prepared else self.prepare(pixels)
         return x[None, :] if x.ndim == 1 else x
 
+    def float_rows(self, pixels: np.ndarray, *, prepared: bool = False) -> np.ndarray:
+        """(n, 784) float32 C-contiguous rows as the boosters read them (what TreeSHAP reads)."""
+        return _as_float32(self._rows(pixels, prepared))
+
     def scores(self, pixels: np.ndarray, *, prepared: bool = False) -> np.ndarray:
         """(n,10) float32: the mean over boosters of the raw margins."""
         x = self._rows(pixels, prepared)
