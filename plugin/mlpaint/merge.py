@@ -28,25 +28,30 @@ def merge_boosters(boosters: list[lightgbm.Booster]) -> lightgbm.Booster:
     scale = 1.0 / len(boosters)
     header, blocks = "", []
     for booster in boosters:
-        head, _, rest = booster.model_to_string().partition("\nTree=")
-        trees = rest.split("end of trees", 1)[0]
+        head, trees = _model_text(booster)
         # tree_sizes would describe the first booster's trees only; without it LightGBM just
         # parses the trees one after another.
         header = header or "\n".join(
             line for line in head.split("\n") if not line.startswith("tree_sizes=")
         )
-        blocks += [b.split("\n", 1)[1] for b in ("Tree=" + trees).split("Tree=")[1:]]
+        blocks += trees
     parts = [header.rstrip("\n") + "\n\n"]
     parts += [f"Tree={i}\n{_scale_values(b, scale)}" for i, b in enumerate(blocks)]
     parts.append("end of trees\n")
     return lightgbm.Booster(model_str="".join(parts))
 
 
+def _model_text(booster: lightgbm.Booster) -> tuple[str, list[str]]:
+    """A booster's model text: its header and each tree's block (without its ``Tree=i`` line)."""
+    head, _, rest = booster.model_to_string().partition("\nTree=")
+    trees = rest.split("end of trees", 1)[0]
+    return head, [b.split("\n", 1)[1] for b in ("Tree=" + trees).split("Tree=")[1:]]
+
+
 def _leaf_values(booster: lightgbm.Booster) -> list[np.ndarray]:
     """Each tree's leaf values, in tree order, as LightGBM reads them from the model text."""
-    trees = booster.model_to_string().partition("\nTree=")[2].split("end of trees", 1)[0]
     values = []
-    for block in trees.split("\nTree="):
+    for block in _model_text(booster)[1]:
         line = next(x for x in block.split("\n") if x.startswith("leaf_value="))
         values.append(np.array(line.partition("=")[2].split(), dtype=np.float64))
     return values
