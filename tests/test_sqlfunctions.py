@@ -10,6 +10,7 @@ import pytest
 
 from mlpaint import registry, scoring, sqlfunctions, verdict
 from mlpaint.explain import explain_with_shap
+from mlpaint.rowmemo import RowMemo
 
 
 @pytest.fixture
@@ -64,6 +65,26 @@ def test_uncertainty_verdict_and_bag_probabilities_agree_with_scoring(con) -> No
         "SELECT ml_uncertainty(NULL), ml_is_digit(NULL), ml_bag_probabilities(NULL), "
         "tiny_is_digit(NULL), typeof(small2_bag_probabilities(pixels)) FROM digits LIMIT 1",
     ) == [(None, None, None, None, "FLOAT[10][1]")]
+
+
+def test_the_functions_of_one_query_walk_the_trees_once_per_slice(trained_db: Path) -> None:
+    functions = ["ml_predict", "ml_probabilities", "ml_uncertainty", "ml_is_digit"]
+
+    def query(names: list[str]) -> tuple[list[tuple], RowMemo]:
+        connection = duckdb.connect(str(trained_db), read_only=True)
+        memo = sqlfunctions.register(connection).model.row_memo  # a fresh model: an empty memo
+        columns = ", ".join(f"{name}(pixels)" for name in names)
+        found = rows(connection, f"SELECT {columns} FROM digits_test ORDER BY id LIMIT 600")
+        connection.close()
+        return found, memo
+
+    together, memo = query(functions)
+    # ml_predict and ml_uncertainty compute the scores and the bags' scores (tiny: 2 bags) of
+    # each slice; ml_probabilities and ml_is_digit find them.
+    assert memo.hits == memo.misses > 0
+    for i, function in enumerate(functions):
+        alone, _ = query([function])
+        assert [r[0] for r in alone] == [r[i] for r in together], function
 
 
 def test_scores_predictions_and_probabilities_agree_with_the_model(con) -> None:

@@ -17,6 +17,7 @@ from mlpaint.modelspec import ModelSpec
 from mlpaint.pixels import N_CLASSES, numpy_rows
 from mlpaint.preprocess import augment, deskew
 from mlpaint.progress import Progress
+from mlpaint.rowmemo import RowMemo
 from mlpaint.rowpredict import RowPredictor
 
 _MAGIC = b"MLPAINT-BBT1\n"
@@ -110,6 +111,8 @@ class BaggedBoostedTrees:
         # Mean of margins == margin of one booster holding every tree with leaves scaled by 1/B:
         # one predict call (and one TreeSHAP pass) instead of B.
         self.merged = merge_boosters(boosters)
+        # The SQL functions of one query share the margins of each slice (mlpaint.rowmemo).
+        self.row_memo = RowMemo()
 
     @classmethod
     def fit(
@@ -160,10 +163,7 @@ class BaggedBoostedTrees:
         x = self._rows(pixels, prepared)
         if len(x) == 0:
             return np.zeros((0, N_CLASSES), np.float32)
-        # One row gains nothing from threads; many rows (batches from SQL) use the spec's.
-        threads = 1 if len(x) == 1 else self.spec.num_threads
-        raw = self.merged.predict(_as_float32(x), raw_score=True, num_threads=threads)
-        return np.asarray(raw, dtype=np.float32).reshape(len(x), N_CLASSES)
+        return self.row_memo.get("scores", x, lambda: _raw_margins(self.merged, x, self.spec))
 
     def probabilities(self, pixels: np.ndarray, *, prepared: bool = False) -> np.ndarray:
         """(n,10) float32 softmax of the scores."""
@@ -176,10 +176,11 @@ class BaggedBoostedTrees:
             return np.zeros((0, self.n_boosters, N_CLASSES), np.float32)
         if self.n_boosters == 1:  # the merged booster is the one booster: predict once
             return self.scores(x, prepared=True)[:, None, :]
-        threads = 1 if len(x) == 1 else self.spec.num_threads
-        rows = _as_float32(x)
-        raw = [b.predict(rows, raw_score=True, num_threads=threads) for b in self.boosters]
-        return np.stack([np.asarray(r, np.float32).reshape(len(x), N_CLASSES) for r in raw], 1)
+        return self.row_memo.get(
+            "bag_scores",
+            x,
+            lambda: np.stack([_raw_margins(b, x, self.spec) for b in self.boosters], axis=1),
+        )
 
     def margins(
         self, pixels: np.ndarray, *, prepared: bool = False
@@ -255,6 +256,14 @@ def _check_training_data(pixels: np.ndarray, labels: np.ndarray) -> tuple[np.nda
     if y.min() < 0 or y.max() >= N_CLASSES:
         raise ValueError("labels must be digits 0..9")
     return x.astype(np.uint8, copy=False), y.astype(np.int32)
+
+
+def _raw_margins(booster: lightgbm.Booster, x: np.ndarray, spec: ModelSpec) -> np.ndarray:
+    """(n, 10) float32 raw margins of one booster on prepared rows."""
+    # One row gains nothing from threads; many rows (batches from SQL) use the spec's.
+    threads = 1 if len(x) == 1 else spec.num_threads
+    raw = booster.predict(_as_float32(x), raw_score=True, num_threads=threads)
+    return np.asarray(raw, dtype=np.float32).reshape(len(x), N_CLASSES)
 
 
 def _as_float32(x: np.ndarray) -> np.ndarray:
