@@ -35,6 +35,27 @@ def _disk(radius: float) -> np.ndarray:
     return rows**2 + cols**2 <= radius**2 + 0.25
 
 
+def disk_filter(image: np.ndarray, radius: float, *, grow: bool) -> np.ndarray:
+    """Grey dilation (``grow``) or erosion of ``image`` by the disk of ``radius``.
+
+    The disk is the union of the centred rectangles ``|dy| <= h``, ``|dx| <= w(h)`` (its
+    half-width at row offset h), so the extreme over it is the extreme of the rectangles': each
+    two 1-D passes, where a footprint filter visits every pixel of the disk. The result equals
+    ``ndimage.grey_dilation`` (``grey_erosion``) with the disk as footprint exactly.
+    """
+    disk = _disk(radius)
+    counts = disk[disk.shape[0] // 2 :].sum(axis=1)
+    half_widths = counts[counts > 0] // 2  # rows 0, 1, ... below the centre; the last may be empty
+    extreme = ndimage.maximum_filter if grow else ndimage.minimum_filter
+    result = None
+    for h, w in enumerate(half_widths):
+        if h + 1 < len(half_widths) and half_widths[h + 1] == w:  # inside the next, taller one
+            continue
+        part = extreme(image, size=(2 * h + 1, 2 * int(w) + 1))
+        result = part if result is None else (np.maximum if grow else np.minimum)(result, part)
+    return result
+
+
 def normalise(glyph: np.ndarray) -> np.ndarray:
     """``glyph`` with its stroke width brought into ``RANGE``; the glyph grows by the change."""
     current = width(glyph)
@@ -48,8 +69,7 @@ def normalise(glyph: np.ndarray) -> np.ndarray:
     height, width_ = padded.shape
     big = Image.fromarray(padded.astype(np.float32), mode="F")
     fine = np.asarray(big.resize((width_ * FINE, height * FINE), Image.Resampling.BILINEAR))
-    grow = ndimage.grey_dilation if radius > 0 else ndimage.grey_erosion
-    fine = grow(fine, footprint=_disk(abs(radius)))
+    fine = disk_filter(fine, abs(radius), grow=radius > 0)
     back = Image.fromarray(fine, mode="F").resize((width_, height), Image.Resampling.BOX)
     reshaped = np.clip(np.asarray(back, dtype=np.float64), 0.0, None)
     return reshaped if reshaped.max() > 0.5 * glyph.max() else glyph  # never wear it away
