@@ -46,13 +46,15 @@ def disk_filter(image: np.ndarray, radius: float, *, grow: bool) -> np.ndarray:
     disk = _disk(radius)
     counts = disk[disk.shape[0] // 2 :].sum(axis=1)
     half_widths = counts[counts > 0] // 2  # rows 0, 1, ... below the centre; the last may be empty
-    extreme = ndimage.maximum_filter if grow else ndimage.minimum_filter
+    extreme, combine = (
+        (ndimage.maximum_filter, np.maximum) if grow else (ndimage.minimum_filter, np.minimum)
+    )
     result = None
     for h, w in enumerate(half_widths):
         if h + 1 < len(half_widths) and half_widths[h + 1] == w:  # inside the next, taller one
             continue
         part = extreme(image, size=(2 * h + 1, 2 * int(w) + 1))
-        result = part if result is None else (np.maximum if grow else np.minimum)(result, part)
+        result = part if result is None else combine(result, part)
     return result
 
 
