@@ -8,13 +8,7 @@
 -- than scoring, so this uses the first 1,000 test rows; remove the LIMIT for the whole fold.
 CREATE OR REPLACE TEMP TABLE explained AS
 SELECT d AS digit, ml_explain(pixels, d) AS shap
-FROM (
-    -- Each image's ten rows side by side: ml_explain explains an image once for all ten digits
-    -- when they arrive together (a bare cross join sends them apart, ten times the work).
-    SELECT pixels, d
-    FROM (SELECT id, pixels FROM digits_test ORDER BY id LIMIT 1000), range(10) AS t(d)
-    ORDER BY id, d
-);
+FROM (SELECT pixels FROM digits_test ORDER BY id LIMIT 1000), range(10) AS t(d);
 
 CREATE OR REPLACE TEMP TABLE where_it_looks AS
 SELECT digit, list(mean_abs_shap ORDER BY pixel) AS mean_abs_shap

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from mnist_slice import load_slice
 
-from mlpaint.explain import explain, explain_with_shap
+from mlpaint.explain import explain, explain_labels, explain_with_shap
 from mlpaint.model import BaggedBoostedTrees, ModelSpec
 
 
@@ -70,3 +70,25 @@ def test_empty_batch_still_has_a_bias(model: BaggedBoostedTrees, rows: np.ndarra
     empty = explain(model, rows[:0])
     assert empty.values.shape == (0, 10, 784)
     np.testing.assert_allclose(empty.bias, explain(model, rows[:1]).bias)
+
+
+def test_one_digit_from_its_own_trees_is_exactly_its_share_of_all_ten(
+    model: BaggedBoostedTrees, rows: np.ndarray
+) -> None:
+    labels = np.arange(60) % 10
+    values, biases = explain_labels(model, rows[:60], labels)
+    every = explain(model, rows[:60])
+    assert values.dtype == np.float32 and values.shape == (60, 784) and biases.shape == (60,)
+    np.testing.assert_array_equal(values, every.values[np.arange(60), labels])
+    np.testing.assert_array_equal(biases, every.bias[labels])
+    one, bias = explain_labels(model, model.prepare(rows[7]), [2], prepared=True)
+    np.testing.assert_array_equal(one[0], every.values[7, 2])
+    assert bias[0] == every.bias[2]
+
+
+@pytest.mark.parametrize("labels", [[10], [-1], [1, 2]])
+def test_explaining_a_digit_needs_one_digit_a_row(
+    model: BaggedBoostedTrees, rows: np.ndarray, labels: list[int]
+) -> None:
+    with pytest.raises(ValueError, match=r"one label 0\.\.9 per row"):
+        explain_labels(model, rows[:1], labels)

@@ -10,7 +10,7 @@ import pytest
 from mnist_slice import load_slice
 
 from mlpaint.experiment import load_config
-from mlpaint.merge import merge_boosters
+from mlpaint.merge import merge_boosters, split_by_class
 from mlpaint.model import BaggedBoostedTrees, ModelSpec, train_booster
 from mlpaint.preprocess import AugmentSpec
 
@@ -98,6 +98,17 @@ def test_merge_of_one_booster_predicts_like_it(model: BaggedBoostedTrees, data: 
     np.testing.assert_allclose(
         merged.predict(x, raw_score=True), booster.predict(x, raw_score=True)
     )
+
+
+def test_split_by_class_gives_each_class_its_margin_exactly(
+    model: BaggedBoostedTrees, data: tuple
+) -> None:
+    x = model.prepare(data[2]).astype(np.float32)
+    margins = model.merged.predict(x, raw_score=True)
+    parts = split_by_class(model.merged, 10)
+    assert [p.num_trees() for p in parts] == [model.merged.num_trees() // 10] * 10
+    for digit, part in enumerate(parts):
+        np.testing.assert_array_equal(part.predict(x, raw_score=True), margins[:, digit])
 
 
 def test_probabilities_and_predictions(model: BaggedBoostedTrees, data: tuple) -> None:

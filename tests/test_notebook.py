@@ -11,7 +11,6 @@ from pathlib import Path
 import duckdb
 import nbformat
 import numpy as np
-import pyarrow as pa
 import pytest
 import traitlets
 from nbclient import NotebookClient
@@ -163,34 +162,6 @@ def test_committed_notebook_has_no_outputs() -> None:
     nbformat.validate(notebook)
     code = [cell for cell in notebook.cells if cell.cell_type == "code"]
     assert code and all(not c.outputs and c.execution_count is None for c in code)
-
-
-def test_explain_sql_sends_each_image_in_one_batch(trained_db: Path) -> None:
-    # ml_explain explains each distinct image of a batch once, for all ten digits: the
-    # notebook's where-it-looks maps take ten times as long when the rows of an image are
-    # spread over batches. The script's own query runs with a probe in place of ml_explain.
-    script = duckdb.extract_statements(db.read_script("explain.sql"))
-    statement = next(s.query for s in script if "TEMP TABLE explained" in s.query)
-    batches: list[set[bytes]] = []
-
-    def probe(pixels: pa.ChunkedArray, digits: pa.ChunkedArray) -> pa.Array:
-        rows = pixels.combine_chunks()
-        batches.append({bytes(np.asarray(row.as_py(), np.uint8)) for row in rows})
-        zeros = pa.array(np.zeros(len(rows) * 784, np.float32))
-        return pa.FixedSizeListArray.from_arrays(zeros, 784)
-
-    con = duckdb.connect(str(trained_db), read_only=True)
-    try:
-        types = [con.sqltype("DOUBLE[]"), con.sqltype("BIGINT")]
-        con.create_function("probe_explain", probe, types, con.sqltype("FLOAT[784]"), type="arrow")
-        con.execute(statement.replace("ml_explain(", "probe_explain(")).fetchall()
-        images = con.sql("SELECT count(*) FROM digits_test").fetchall()[0][0]
-    finally:
-        con.close()
-    distinct = len(set().union(*batches))
-    explained = sum(len(batch) for batch in batches)  # what ml_explain would explain
-    assert distinct == min(images, 1000)
-    assert explained <= distinct + len(batches), (explained, distinct)  # a split per boundary
 
 
 # --- The notebook top to bottom in a real kernel ---------------------------------------------

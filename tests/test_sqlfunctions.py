@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from mlpaint import registry, scoring, sqlfunctions, verdict
-from mlpaint.explain import explain_with_shap
+from mlpaint.explain import explain, explain_with_shap
 from mlpaint.rowmemo import RowMemo
 
 
@@ -142,6 +142,24 @@ def test_explanations_match_lightgbm_and_shap(con) -> None:
     assert np.allclose(sql_values, reference.values, atol=1e-4)
     biases = [r[0] for r in rows(con, "SELECT ml_explain_bias(d) FROM range(10) t(d) ORDER BY d")]
     assert np.allclose(biases, reference.bias, atol=1e-4)
+
+
+def test_explanations_of_mixed_and_repeated_digits_are_those_of_all_ten(con) -> None:
+    loaded = registry.load_model(con)
+    data = rows(
+        con,
+        "SELECT pixels, d, ml_explain(pixels, d) FROM (SELECT * FROM digits_test LIMIT 30), "
+        "(VALUES (1), (7), (7), (NULL)) t(d) ORDER BY id, d",
+    )
+    pixels = np.array([r[0] for r in data], dtype=np.uint8)
+    labels = [r[1] for r in data]
+    every = explain(loaded.model, pixels).values
+    for i, (label, values) in enumerate((r[1], r[2]) for r in data):
+        if label is None:
+            assert values is None
+        else:
+            np.testing.assert_array_equal(np.array(values, np.float32), every[i, label])
+    assert labels.count(None) == 30
 
 
 def test_each_model_has_its_own_functions(con) -> None:

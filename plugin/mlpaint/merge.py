@@ -1,6 +1,9 @@
-"""Merging bagged LightGBM boosters into one booster that scores (and explains) their mean."""
+"""Merging bagged LightGBM boosters into one booster that scores (and explains) their mean,
+and splitting that booster by class, so one class is explained without the others' trees."""
 
 from __future__ import annotations
+
+import re
 
 import lightgbm
 import numpy as np
@@ -26,17 +29,31 @@ def merge_boosters(boosters: list[lightgbm.Booster]) -> lightgbm.Booster:
     mean of the boosters' explanations too.
     """
     scale = 1.0 / len(boosters)
-    header, blocks = "", []
-    for booster in boosters:
-        head, trees = _model_text(booster)
-        # tree_sizes would describe the first booster's trees only; without it LightGBM just
-        # parses the trees one after another.
-        header = header or "\n".join(
-            line for line in head.split("\n") if not line.startswith("tree_sizes=")
-        )
-        blocks += trees
+    blocks = [_scale_values(tree, scale) for b in boosters for tree in _model_text(b)[1]]
+    return _booster(_model_text(boosters[0])[0], blocks)
+
+
+def split_by_class(booster: lightgbm.Booster, n_classes: int) -> list[lightgbm.Booster]:
+    """One single-output booster per class, holding that class's trees of ``booster`` in order.
+
+    Tree i of a multiclass booster scores class i % n_classes, so a class's trees alone give its
+    raw margin and its TreeSHAP values: exactly, the same trees summed in the same order, for
+    1/n_classes of the work of explaining every class.
+    """
+    head, trees = _model_text(booster)
+    for key, value in (("num_class", 1), ("num_tree_per_iteration", 1)):
+        head = re.sub(rf"^{key}=\d+$", f"{key}={value}", head, flags=re.M)
+    head = re.sub(r"^objective=.*$", "objective=regression", head, flags=re.M)
+    return [_booster(head, trees[c::n_classes]) for c in range(n_classes)]
+
+
+def _booster(head: str, blocks: list[str]) -> lightgbm.Booster:
+    """A booster from a model text header and tree blocks (without their ``Tree=i`` lines)."""
+    # tree_sizes describes the header's own trees; without it LightGBM parses the trees one
+    # after another.
+    header = "\n".join(line for line in head.split("\n") if not line.startswith("tree_sizes="))
     parts = [header.rstrip("\n") + "\n\n"]
-    parts += [f"Tree={i}\n{_scale_values(b, scale)}" for i, b in enumerate(blocks)]
+    parts += [f"Tree={i}\n{block}" for i, block in enumerate(blocks)]
     parts.append("end of trees\n")
     return lightgbm.Booster(model_str="".join(parts))
 

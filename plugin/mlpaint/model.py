@@ -12,7 +12,7 @@ import numpy as np
 
 from mlpaint.bags import bag_mask, selects_rows
 from mlpaint.knobs import bounds_relaxed
-from mlpaint.merge import LeafTable, merge_boosters
+from mlpaint.merge import LeafTable, merge_boosters, split_by_class
 from mlpaint.modelspec import ModelSpec
 from mlpaint.pixels import N_CLASSES, numpy_rows
 from mlpaint.preprocess import augment, deskew
@@ -202,6 +202,11 @@ class BaggedBoostedTrees:
     @cached_property
     def _leaves_of_row(self) -> RowPredictor:
         return RowPredictor(self.merged, "leaf")
+
+    @cached_property
+    def class_boosters(self) -> list[lightgbm.Booster]:
+        """The merged booster split by digit: explaining one digit walks only its trees."""
+        return split_by_class(self.merged, N_CLASSES)
 
     def bag_probabilities(self, pixels: np.ndarray, *, prepared: bool = False) -> np.ndarray:
         """(n, bags, 10) float32: the softmax of each booster's raw margins."""

@@ -14,6 +14,7 @@ import numpy as np
 from mlpaint import verdict
 from mlpaint.explain import bias as shap_bias
 from mlpaint.explain import explain as tree_shap
+from mlpaint.explain import explain_labels
 from mlpaint.model import softmax
 from mlpaint.registry import LoadedModel
 
@@ -92,12 +93,16 @@ def _explained(
     all_labels: bool,
 ) -> dict[str, Any]:
     """The explanation of one label's score (``bias + sum(explanation) == score``)."""
-    explanation = tree_shap(loaded.model, seen, prepared=True)
     label = output["prediction"] if label is None else label
+    if all_labels:
+        explanation = tree_shap(loaded.model, seen, prepared=True)
+        values, biases = explanation.values[:, label], explanation.bias[[label]]
+    else:  # that digit's trees alone: a tenth of the work
+        values, biases = explain_labels(loaded.model, seen, [label], prepared=True)
     extra: dict[str, Any] = {
         "label": label,
-        "explanation": explanation.values[0, label],
-        "bias": float(explanation.bias[label]),
+        "explanation": values[0],
+        "bias": float(biases[0]),
         "score": float(output["scores"][label]),
     }
     if all_labels:
@@ -140,6 +145,11 @@ def is_digit(loaded: LoadedModel, pixels: np.ndarray) -> np.ndarray:
 def explanations(loaded: LoadedModel, pixels: np.ndarray) -> np.ndarray:
     """(n, 10, 784) float32 SHAP values of (n, 784) pixels, for every digit."""
     return tree_shap(loaded.model, pixels).values
+
+
+def label_explanations(loaded: LoadedModel, pixels: np.ndarray, labels: np.ndarray) -> np.ndarray:
+    """(n, 784) float32 SHAP values of (n, 784) pixels, each for its row's digit in ``labels``."""
+    return explain_labels(loaded.model, pixels, labels)[0]
 
 
 def bias(loaded: LoadedModel) -> np.ndarray:
