@@ -151,7 +151,8 @@ def answer_cost(path: str | None) -> None:
     finally:
         con.close()
     digits = read_vendored()[1].pixels
-    for title, rows, explain in (("scorer", 500, False), ("explainer", 50, True)):
+    loads = (("scorer", 500, False), ("explainer", 200, True), ("explainer, all ten", 50, "all"))
+    for title, rows, explain in loads:
         scoring.answer(loaded, digits[0], explain=explain)  # the first call builds caches
         took = []
         for digit in digits[:rows]:
@@ -190,6 +191,7 @@ def main() -> None:
         sql = "SELECT label, count(*) AS n FROM digits_test GROUP BY label ORDER BY label"
         query = ("GET", "/v1/query?" + urllib.parse.urlencode({"q": sql}), "")
         run_wrk(base, [scorer], 8, 3)  # warm-up
+        run_wrk(base, [explainer], 8, 3)  # each worker splits its trees by digit on first use
         show(
             "scorer, 8 connections",
             run_wrk(base, [scorer], 8, args.seconds),
