@@ -29,8 +29,9 @@ def merge_boosters(boosters: list[lightgbm.Booster]) -> lightgbm.Booster:
     mean of the boosters' explanations too.
     """
     scale = 1.0 / len(boosters)
-    blocks = [_scale_values(tree, scale) for b in boosters for tree in _model_text(b)[1]]
-    return _booster(_model_text(boosters[0])[0], blocks)
+    texts = [_model_text(booster) for booster in boosters]
+    blocks = [_scale_values(tree, scale) for _, trees in texts for tree in trees]
+    return _booster(texts[0][0], blocks)
 
 
 def split_by_class(booster: lightgbm.Booster, n_classes: int) -> list[lightgbm.Booster]:
