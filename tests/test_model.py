@@ -236,7 +236,7 @@ def test_lambda_l2_keeps_leaves_bounded_where_an_unregularised_booster_blows_up(
     x, y = np.tile(x, (15, 1)), np.tile(y, 15)
     default = load_config("experiments/default.toml").spec
     fast = {"augment": AugmentSpec(), "deskew": False, "max_iter": 150, "learning_rate": 0.5}
-    spec = replace(default, bags=1, num_threads=1, **fast)
+    spec = replace(default, bags=1, num_threads=2, **fast)
     assert default.lambda_l2 >= 1.0
     bounded = _largest_leaf(train_booster(x, y, spec, bag=0))
     diverging = _largest_leaf(train_booster(x, y, replace(spec, lambda_l2=0.0), bag=0))

@@ -2,9 +2,10 @@
 
 ``find_ink`` turns grey levels (0..255) into ink intensity (0 paper) and the ink's bounding box:
 
-0. Blocks: a low-resolution image scaled up without smoothing is box-filtered over one block.
-   Such a scan is a few blocks a side: its paper is one level (step 2) and the haze rule (step
-   3) keeps down to ``FAINT_BLOCKY``, as its faint blocks are strokes covering part of a block.
+0. Blocks: a low-resolution image scaled up without smoothing is read back at its own size
+   (each block's level) and scaled up again with a Lanczos filter. Such a scan is a few blocks
+   a side: its paper is one level (step 2) and the haze rule (step 3) keeps down to
+   ``FAINT_BLOCKY``, as its faint blocks are strokes covering part of a block.
 1. Polarity: the paper is what the border mostly is; the ink is the far tail on the other side.
 2. Paper: the paper's level everywhere, uneven lighting and shadows included, is a grey opening
    (the largest value under which no stroke fits) of the image at a coarse scale, smoothed; it is
@@ -109,6 +110,11 @@ def ink_level(ink: np.ndarray) -> float:
     return _percentile(counts, 90) if counts.any() else float(ink.max())
 
 
+def _changes(gray: np.ndarray, axis: int) -> np.ndarray:
+    """The indices i along ``axis`` where line i and line i + 1 of the image differ."""
+    return np.flatnonzero(np.any(np.abs(np.diff(gray, axis=axis)) > 1, axis=1 - axis))
+
+
 def block_size(gray: np.ndarray) -> int:
     """The side of the blocks of a low-resolution image scaled up without smoothing, else 1.
 
@@ -117,18 +123,41 @@ def block_size(gray: np.ndarray) -> int:
     """
     sides = []
     for axis in (0, 1):
-        changes = np.flatnonzero(np.any(np.abs(np.diff(gray, axis=axis)) > 1, axis=1 - axis))
+        changes = _changes(gray, axis)
         if len(changes) < 3:
             return 1
         sides.append(int(np.diff(changes).min()))
     return min(sides) if min(sides) >= MIN_BLOCK else 1
 
 
+def unblock(gray: np.ndarray, block: int) -> np.ndarray:
+    """A blocky image smoothed: each block's level, scaled back up with a Lanczos filter.
+
+    Sharper than the linear interpolation of a box filter over one block, and the model reads
+    it better (measured: 8x8 scans 93.7% against 92.9%, McNemar p = 0.007; the README's
+    paragraph on low-resolution scans). Blocks cut at the image's edge are first filled out
+    to whole blocks, so that averaging over each block reads one block's level.
+    """
+    pads = []
+    for axis in (0, 1):
+        changes = _changes(gray, axis)
+        before = (block - (int(changes[0]) + 1) % block) % block if len(changes) else 0
+        pads.append((before, -(gray.shape[axis] + before) % block))
+    padded = np.pad(gray, pads, mode="edge").astype(np.float32)
+    height, width = padded.shape
+    small = Image.fromarray(padded, mode="F").resize(
+        (width // block, height // block), Image.Resampling.BOX
+    )
+    smooth = np.asarray(small.resize((width, height), Image.Resampling.LANCZOS), np.float64)
+    (top, _), (left, _) = pads
+    return smooth[top : top + gray.shape[0], left : left + gray.shape[1]]
+
+
 def find_ink(gray: np.ndarray) -> tuple[np.ndarray, tuple[slice, slice] | None, float]:
     """Ink 0..255 of a grey image (0 off the digit), its box (None: no ink) and typical level."""
     block = block_size(gray)
-    if block > 1:  # blocky: the box filter of one block turns it into a linear interpolation
-        gray = ndimage.uniform_filter(gray, size=block)
+    if block > 1:
+        gray = unblock(gray, block)
     x = _ink_positive(gray)
     # A low-resolution scan is mostly digit: an opening reads ink between its strokes as paper
     # (measured: the README's paragraph on low-resolution scans), so its paper is one level.
