@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 from mnist_slice import load_slice
@@ -84,6 +86,17 @@ def test_one_digit_from_its_own_trees_is_exactly_its_share_of_all_ten(
     one, bias = explain_labels(model, model.prepare(rows[7]), [2], prepared=True)
     np.testing.assert_array_equal(one[0], every.values[7, 2])
     assert bias[0] == every.bias[2]
+
+
+def test_one_row_explained_on_several_threads_has_the_batch_numbers_exactly(
+    model: BaggedBoostedTrees, rows: np.ndarray
+) -> None:
+    threaded = BaggedBoostedTrees(replace(model.spec, num_threads=2), model.boosters)
+    batch = explain(model, rows[:5])  # the merged booster, every digit in one pass
+    for i in (0, 3):
+        one = explain(threaded, rows[i])  # each digit's own trees, shared among two threads
+        np.testing.assert_array_equal(one.values[0], batch.values[i])
+        np.testing.assert_array_equal(one.bias, batch.bias)
 
 
 @pytest.mark.parametrize("labels", [[10], [-1], [1, 2]])

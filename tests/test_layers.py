@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import site
 import subprocess
 import sys
 from pathlib import Path
@@ -53,9 +54,10 @@ def test_no_import_cycle_among_the_packages_modules() -> None:
 
 def test_a_checkout_imports_the_cli_without_installing_and_without_a_web_stack() -> None:
     # -S: no site processing, so no installed (editable) mlpaint; the third-party packages are
-    # added as plain folders, and mlpaint can only come from the checkout's plugin/.
+    # added as plain folders, and mlpaint can only come from the checkout's plugin/. The folders
+    # come from this process: under -S a venv's interpreter no longer knows it is in a venv.
     code = (
-        "import site, sys; sys.path += site.getsitepackages(); sys.path.insert(0, 'plugin'); "
+        f"import sys; sys.path += {site.getsitepackages()!r}; sys.path.insert(0, 'plugin'); "
         "import mlpaint.cli, mlpaint.trainclient, mlpaint.announcement; print(mlpaint.__file__); "
         f"print(sorted({{m.split('.')[0] for m in sys.modules}} & {set(WEB_STACK)!r}))"
     )

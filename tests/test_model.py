@@ -160,6 +160,18 @@ def test_augmentation_adds_rows_and_still_learns(data: tuple) -> None:
     assert (model.predict(xt) == yt).mean() > 0.6
 
 
+def test_goss_trains_on_a_sample_of_the_rows_and_still_learns(data: tuple) -> None:
+    x, y, xt, yt = data
+    # LightGBM samples no rows in its first 1 / learning_rate rounds: two here, then six with GOSS.
+    settings = {**TINY, "max_iter": 8, "learning_rate": 0.5}
+    every_row = BaggedBoostedTrees.fit(x, y, ModelSpec.from_dict(settings))
+    sampled = BaggedBoostedTrees.fit(x, y, ModelSpec.from_dict({**settings, "goss": True}))
+    assert sampled.spec.lightgbm_params(0)["data_sample_strategy"] == "goss"
+    assert "data_sample_strategy" not in every_row.spec.lightgbm_params(0)
+    assert not np.array_equal(sampled.scores(xt), every_row.scores(xt))
+    assert (sampled.predict(xt) == yt).mean() > 0.75
+
+
 def test_spec_dict_round_trip() -> None:
     spec = ModelSpec.from_dict(
         {"bags": 2, "learning_rate": 1, "bag_replacement": True},
@@ -183,6 +195,7 @@ def test_spec_dict_round_trip() -> None:
         ({"algorithm": {"deskew": True}}, "algorithm.deskew"),
         ({"algorithm": {"bag_fraction": 1.5}}, "algorithm.bag_fraction"),
         ({"algorithm": {"learning_rate": 0}}, "algorithm.learning_rate"),
+        ({"algorithm": {"goss": "yes"}}, "algorithm.goss"),
         ({"algorithm": {}, "preprocess": {"deskew": 1}}, "preprocess.deskew"),
         ({"algorithm": {}, "augment": {"blur": 2.0}}, "augment.blur"),
     ],
@@ -236,7 +249,9 @@ def test_lambda_l2_keeps_leaves_bounded_where_an_unregularised_booster_blows_up(
     x, y = np.tile(x, (15, 1)), np.tile(y, 15)
     default = load_config("experiments/default.toml").spec
     fast = {"augment": AugmentSpec(), "deskew": False, "max_iter": 150, "learning_rate": 0.5}
-    spec = replace(default, bags=1, num_threads=2, **fast)
+    # The trees of the default that collapsed: 31 leaves on 30% of the pixels, every row a round.
+    shape = {"num_leaves": 31, "max_depth": 8, "feature_fraction": 0.3, "goss": False}
+    spec = replace(default, bags=1, num_threads=2, **fast, **shape)
     assert default.lambda_l2 >= 1.0
     bounded = _largest_leaf(train_booster(x, y, spec, bag=0))
     diverging = _largest_leaf(train_booster(x, y, replace(spec, lambda_l2=0.0), bag=0))

@@ -81,6 +81,17 @@ def test_augment_appends_distorted_copies_with_labels() -> None:
     np.testing.assert_array_equal(x, again)
 
 
+def test_copies_are_the_same_whatever_the_number_of_processes() -> None:
+    """Each block of each copy draws from its own generator: one process or two, the same rows."""
+    pixels, labels = load_slice(10_000)  # two of augment's 8,192-row blocks
+    spec = AugmentSpec(copies=2, max_shift=1, rotate=8.0, scale=0.1, elastic=24.0, lowres=0.01)
+    spec = replace(spec, thicken=0.1, thin=0.1, blur=0.1)
+    inline, _ = augment(pixels, labels, spec, np.random.default_rng(3))
+    pooled, _ = augment(pixels, labels, spec, np.random.default_rng(3), workers=2)
+    np.testing.assert_array_equal(inline, pooled)
+    assert not np.array_equal(inline[10_000:20_000], inline[20_000:])  # each copy its own
+
+
 def test_shift_only_moves_ink() -> None:
     pixels, labels = load_slice(20)
     x, _ = augment(pixels, labels, AugmentSpec(copies=1, max_shift=1), np.random.default_rng(0))

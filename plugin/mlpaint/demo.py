@@ -11,8 +11,8 @@ from mlpaint import db, registry, training
 from mlpaint.experiment import load_config
 from mlpaint.importer import import_digits
 
-# Measured on the 2-core reference machine: `mlpaint train` of the 3-bag default, 6 min 5 s to
-# 8 min 28 s with the verdict's detector and threshold (README, "Benchmarks").
+# Measured on the 2-core reference machine: `mlpaint train` of the default, 7 min 52 s on
+# 2026-12-06 with the verdict's detector and threshold (README, "Benchmarks").
 DEFAULT_TRAINING_MINUTES = 8
 
 

@@ -23,7 +23,7 @@ from scipy import ndimage
 from scipy.optimize import minimize
 from scipy.special import logit
 
-from mlpaint import captures, images, nondigits
+from mlpaint import captures, nondigits, readback
 from mlpaint.rowpredict import RowPredictor
 
 # The non-digits the detector learns from; the evaluation set (nondigits.SEED) is never seen.
@@ -45,29 +45,21 @@ PARAMS = {
 }
 
 
-def captured(digits: np.ndarray, ids: np.ndarray) -> np.ndarray:
+def captured(digits: np.ndarray, ids: np.ndarray, workers: int = 1) -> np.ndarray:
     """(n, 784): each digit captured as the next kind of ``captures.KINDS``, read back as 28x28."""
     kinds = list(captures.KINDS)
-    return np.stack(
-        [
-            images.image_to_pixels(captures.capture(kinds[i % len(kinds)], d, int(seed)))
-            for i, (d, seed) in enumerate(zip(digits, ids, strict=True))
-        ]
-    )
+    chosen = [kinds[i % len(kinds)] for i in range(len(digits))]
+    return readback.captured(chosen, digits, np.asarray(ids), workers)
 
 
 @lru_cache(maxsize=2)  # the same for every model: read once a process
-def non_digits(n: int, seed: int = TRAINING_SEED) -> np.ndarray:
+def non_digits(n: int, seed: int = TRAINING_SEED, workers: int = 1) -> np.ndarray:
     """(about 2n, 784): ``n`` training non-digits through the image path and a rotated copy each."""
     if seed == nondigits.SEED:
         raise ValueError("the detector must not learn from the evaluation non-digits")
-    rows = []
-    for _, data in nondigits.make(n, seed):
-        try:
-            rows.append(images.image_to_pixels(data))
-        except images.ImageError:  # refused as empty: never reaches a model
-            continue
-    read = np.stack(rows)
+    encoded = [data for _, data in nondigits.make(n, seed)]
+    # Those refused as empty never reach a model.
+    read = np.stack([row for row in readback.read(encoded, workers) if row is not None])
     angles = np.random.default_rng(seed).uniform(-ROTATION, ROTATION, len(read))
     turned = [
         ndimage.rotate(r.reshape(28, 28).astype(np.float32), a, reshape=False, order=1)
@@ -91,8 +83,9 @@ def train(
     ids = np.arange(len(pixels)) if ids is None else np.asarray(ids)
     chosen = np.random.default_rng(0).permutation(len(pixels))[: n_captured + n_direct]
     shot, kept = chosen[:n_captured], chosen[n_captured:]
-    digits = np.concatenate([captured(pixels[shot], ids[shot]), pixels[kept]])
-    return fit(model.prepare(digits), model.prepare(non_digits(n_non_digits)))
+    workers = model.spec.num_threads
+    digits = np.concatenate([captured(pixels[shot], ids[shot], workers), pixels[kept]])
+    return fit(model.prepare(digits), model.prepare(non_digits(n_non_digits, workers=workers)))
 
 
 def fit(digits: np.ndarray, others: np.ndarray) -> str:

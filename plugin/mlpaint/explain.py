@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
@@ -21,11 +22,18 @@ class Explanation:
 def explain(
     model: BaggedBoostedTrees, pixels: np.ndarray, *, prepared: bool = False
 ) -> Explanation:
-    """Tree-path-dependent TreeSHAP via LightGBM's native ``pred_contrib`` (the serving path)."""
+    """Tree-path-dependent TreeSHAP via LightGBM's native ``pred_contrib`` (the serving path).
+
+    One row (the page, the explainer asked for every digit) is explained digit by digit from
+    each digit's own trees, the digits shared among the model's threads: the same numbers,
+    exactly, in about 1/threads of the time. A batch spreads its rows over the threads instead.
+    """
     x = model.float_rows(pixels, prepared=prepared)
     if len(x) == 0:
         # The bias still comes from the trees: explain a blank row and keep only that.
         return Explanation(np.zeros((0, N_CLASSES, N_PIXELS), np.float32), bias(model))
+    if len(x) == 1 and model.spec.num_threads > 1:
+        return _each_digit_in_threads(model, x)
     threads = 1 if len(x) == 1 else model.spec.num_threads
     # The merged booster holds every tree scaled by 1/B; TreeSHAP is additive over trees, so
     # one pass gives the mean of the boosters' explanations.
@@ -34,6 +42,21 @@ def explain(
     return Explanation(
         values=contrib[:, :, :N_PIXELS].astype(np.float32),
         bias=contrib[0, :, N_PIXELS].astype(np.float32),
+    )
+
+
+def _each_digit_in_threads(model: BaggedBoostedTrees, row: np.ndarray) -> Explanation:
+    """One (1, 784) row explained for every digit, each digit's trees on one of the threads."""
+    boosters = model.class_boosters  # built once, before the threads share it
+
+    def contributions(label: int) -> np.ndarray:
+        return boosters[label].predict(row, pred_contrib=True, num_threads=1)[0]
+
+    with ThreadPoolExecutor(model.spec.num_threads) as pool:
+        contrib = np.stack(list(pool.map(contributions, range(N_CLASSES))))
+    return Explanation(
+        values=contrib[None, :, :N_PIXELS].astype(np.float32),
+        bias=contrib[:, N_PIXELS].astype(np.float32),
     )
 
 

@@ -51,7 +51,9 @@ def train_booster(
     """Train bag ``bag``'s booster on its rows (prepared); trimmed to its best iteration."""
     rng = np.random.default_rng([spec.seed, bag])
     train_rows, valid_rows = _rows_and_validation(len(labels), spec, rng)
-    x, y = augment(pixels[train_rows], labels[train_rows], spec.augment, rng)
+    x, y = augment(
+        pixels[train_rows], labels[train_rows], spec.augment, rng, workers=spec.num_threads
+    )
     params = spec.lightgbm_params(bag)
     train_set = lightgbm.Dataset(x, label=y, params=params)
 

@@ -48,6 +48,10 @@ class ModelSpec:
     # "collapse" (README, "The classifier").
     lambda_l2: float = 0.0
     max_bin: int = 255  # histogram bins per pixel; fewer train faster
+    # Gradient-based one-side sampling (LightGBM's data_sample_strategy "goss"): after the
+    # first rounds each tree is grown on the rows with the largest gradients and a sample of the
+    # rest, about half the time a round for the same accuracy (README, "The classifier").
+    goss: bool = False
     early_stopping: int = 0  # 0 = off; else rounds without improvement on a validation
     validation_fraction: float = 0.1  # slice taken from each bag's training rows only
     seed: int = 0
@@ -85,7 +89,7 @@ class ModelSpec:
 
     def lightgbm_params(self, bag: int) -> dict:
         """LightGBM parameters for one bag's booster (deterministic, fixed threads)."""
-        return {
+        params = {
             "objective": "multiclass",
             "num_class": N_CLASSES,
             "learning_rate": self.learning_rate,
@@ -103,3 +107,6 @@ class ModelSpec:
             "force_col_wise": True,
             "verbosity": -1,
         }
+        if self.goss:
+            params["data_sample_strategy"] = "goss"
+        return params

@@ -9,6 +9,7 @@ import numpy as np
 from mlpaint import distortions
 from mlpaint.knobs import PROBABILITY, Bounds, check_knobs
 from mlpaint.pixels import CENTRE, INK, N_PIXELS, SIDE, numpy_rows
+from mlpaint.workpool import map_in_processes
 
 _CHUNK = 8192  # rows per vectorised block: bounds the float64 temporaries to ~50 MB each
 
@@ -166,15 +167,30 @@ def _distort(images: np.ndarray, spec: AugmentSpec, rng: np.random.Generator) ->
     return out
 
 
+def _distorted_block(job: tuple[np.ndarray, AugmentSpec, np.random.Generator]) -> np.ndarray:
+    """One distorted copy of a block of (n, 784) uint8 rows: a job for ``map_in_processes``."""
+    rows, spec, rng = job
+    images, _ = _as_images(rows)
+    return _to_uint8(_distort(images, spec, rng), single=False)
+
+
 def augment(
-    pixels: np.ndarray, labels: np.ndarray, spec: AugmentSpec, rng: np.random.Generator
+    pixels: np.ndarray,
+    labels: np.ndarray,
+    spec: AugmentSpec,
+    rng: np.random.Generator,
+    workers: int = 1,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Return the rows followed by ``spec.copies`` distorted copies, with their labels."""
+    """Return the rows followed by ``spec.copies`` distorted copies, with their labels.
+
+    Each block of each copy draws from its own generator spawned from ``rng``, so the copies are
+    the same whether one process makes them or ``workers`` processes share the blocks.
+    """
     if not spec.enabled:
         return pixels, labels
-    parts = [np.asarray(pixels, dtype=np.uint8)]
-    for _ in range(spec.copies):
-        for start in range(0, len(pixels), _CHUNK):
-            images, _ = _as_images(pixels[start : start + _CHUNK])
-            parts.append(_to_uint8(_distort(images, spec, rng), single=False))
-    return np.concatenate(parts), np.tile(np.asarray(labels), spec.copies + 1)
+    rows = np.asarray(pixels, dtype=np.uint8)
+    blocks = [rows[start : start + _CHUNK] for start in range(0, len(rows), _CHUNK)]
+    generators = rng.spawn(spec.copies * len(blocks))
+    jobs = [(block, spec, gen) for block, gen in zip(blocks * spec.copies, generators, strict=True)]
+    copies = map_in_processes(_distorted_block, jobs, workers)
+    return np.concatenate([rows, *copies]), np.tile(np.asarray(labels), spec.copies + 1)

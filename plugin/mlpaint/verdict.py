@@ -200,26 +200,22 @@ def choose(digit_scores: np.ndarray, non_digit_scores: np.ndarray, name: str = S
     )
 
 
-def through_image_path(digits: np.ndarray, ids: np.ndarray, kind: str = "canvas") -> np.ndarray:
+def through_image_path(
+    digits: np.ndarray, ids: np.ndarray, kind: str = "canvas", workers: int = 1
+) -> np.ndarray:
     """(n, 784): what the REST image input makes of each digit captured as ``kind`` (by id)."""
-    from mlpaint import captures, images
+    from mlpaint import readback
 
-    pairs = zip(digits, ids, strict=True)
-    return np.stack([images.image_to_pixels(captures.capture(kind, d, int(i))) for d, i in pairs])
+    return readback.captured([kind] * len(digits), digits, np.asarray(ids), workers)
 
 
 @lru_cache(maxsize=2)
-def non_digit_pixels(n: int | None = None) -> np.ndarray:
+def non_digit_pixels(n: int | None = None, workers: int = 1) -> np.ndarray:
     """(n, 784): the non-digit set (``mlpaint.nondigits``) through the image path, minus blanks."""
-    from mlpaint import images, nondigits
+    from mlpaint import nondigits, readback
 
-    rows = []
-    for _, data in nondigits.make(nondigits.SIZE if n is None else n):
-        try:
-            rows.append(images.image_to_pixels(data))
-        except images.ImageError:  # refused as empty: the scorer answers 422, not a digit
-            continue
-    out = np.stack(rows)
+    encoded = [data for _, data in nondigits.make(nondigits.SIZE if n is None else n)]
+    out = np.stack([row for row in readback.read(encoded, workers) if row is not None])
     out.setflags(write=False)
     return out
 
@@ -253,8 +249,9 @@ def evaluate(
     figures: dict[str, Any] = {"bags": agreement(model.bag_scores(pixels))}
     sizes = _sample_sizes()
     step = max(1, math.ceil(len(pixels) / (2 * sizes.per_half)))
-    digits = model.prepare(through_image_path(pixels[::step], ids[::step]))
-    others = model.prepare(non_digit_pixels(sizes.non_digits))
+    workers = model.spec.num_threads
+    digits = model.prepare(through_image_path(pixels[::step], ids[::step], workers=workers))
+    others = model.prepare(non_digit_pixels(sizes.non_digits, workers))
     d_ent = score(model.bag_scores(digits, prepared=True))
     n_ent = score(model.bag_scores(others, prepared=True))
     if training is None:
