@@ -115,7 +115,7 @@ def numeric_knobs() -> list[tuple[str, str, Any]]:
     knobs = [
         ("algorithm", f.name, f.default)
         for f in fields(ModelSpec)
-        if f.name not in ("augment", "deskew", "bag_replacement")
+        if f.name != "augment" and not isinstance(f.default, bool)  # switches have no range
     ]
     return knobs + [("augment", f.name, f.default) for f in fields(AugmentSpec)]
 
