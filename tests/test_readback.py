@@ -32,3 +32,6 @@ def test_read_keeps_the_order_and_marks_refused_images() -> None:
         [r for r in rows if r is not None], encoded[:2] + encoded[3:], strict=True
     ):
         np.testing.assert_array_equal(row, image_to_pixels(data))
+    np.testing.assert_array_equal(
+        readback.accepted(encoded), np.stack([r for r in rows if r is not None])
+    )

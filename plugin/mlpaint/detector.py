@@ -57,9 +57,8 @@ def non_digits(n: int, seed: int = TRAINING_SEED, workers: int = 1) -> np.ndarra
     """(about 2n, 784): ``n`` training non-digits through the image path and a rotated copy each."""
     if seed == nondigits.SEED:
         raise ValueError("the detector must not learn from the evaluation non-digits")
-    encoded = [data for _, data in nondigits.make(n, seed)]
     # Those refused as empty never reach a model.
-    read = np.stack([row for row in readback.read(encoded, workers) if row is not None])
+    read = readback.accepted([data for _, data in nondigits.make(n, seed)], workers)
     angles = np.random.default_rng(seed).uniform(-ROTATION, ROTATION, len(read))
     turned = [
         ndimage.rotate(r.reshape(28, 28).astype(np.float32), a, reshape=False, order=1)

@@ -56,3 +56,8 @@ def read(encoded: Sequence[bytes], workers: int = 1) -> list[np.ndarray | None]:
     """Each encoded image as ``images.image_to_pixels`` reads it, None where it is refused."""
     jobs = [list(encoded[s]) for s in _chunks(len(encoded), workers)]
     return [row for part in map_in_processes(_read, jobs, workers) for row in part]
+
+
+def accepted(encoded: Sequence[bytes], workers: int = 1) -> np.ndarray:
+    """(m, 784): the images the image path accepts, in order; those it refuses are left out."""
+    return np.stack([row for row in read(encoded, workers) if row is not None])
