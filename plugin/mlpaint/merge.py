@@ -66,10 +66,15 @@ def _model_text(booster: lightgbm.Booster) -> tuple[str, list[str]]:
     return head, [b.split("\n", 1)[1] for b in ("Tree=" + trees).split("Tree=")[1:]]
 
 
-def _leaf_values(booster: lightgbm.Booster) -> list[np.ndarray]:
+def tree_blocks(booster: lightgbm.Booster) -> list[str]:
+    """Each tree's block of a booster's model text, in tree order (without its ``Tree=i`` line)."""
+    return _model_text(booster)[1]
+
+
+def _leaf_values(blocks: list[str]) -> list[np.ndarray]:
     """Each tree's leaf values, in tree order, as LightGBM reads them from the model text."""
     values = []
-    for block in _model_text(booster)[1]:
+    for block in blocks:
         line = next(x for x in block.split("\n") if x.startswith("leaf_value="))
         values.append(np.array(line.partition("=")[2].split(), dtype=np.float64))
     return values
@@ -83,15 +88,15 @@ class LeafTable:
     in LightGBM's own order, so they equal its predictions exactly.
     """
 
-    def __init__(self, boosters: list[lightgbm.Booster], n_classes: int) -> None:
-        """Read the leaf values of ``boosters`` (those ``merge_boosters`` merged, in order)."""
-        per_bag = [_leaf_values(b) for b in boosters]
+    def __init__(self, bags: list[list[str]], n_classes: int) -> None:
+        """Read the leaf values of each bag's ``tree_blocks`` (the boosters merged, in order)."""
+        per_bag = [_leaf_values(blocks) for blocks in bags]
         trees = [tree for bag in per_bag for tree in bag]
         self.n_classes = n_classes
         self.bag_ends = np.cumsum([len(bag) for bag in per_bag])
         self.starts = np.cumsum([0] + [len(tree) for tree in trees[:-1]])
         self.values = np.concatenate(trees)
-        self.scale = 1.0 / len(boosters)
+        self.scale = 1.0 / len(bags)
 
     def margins(self, leaves: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(n, classes) merged and (n, bags, classes) per-bag margins of (n, trees) leaf indices."""

@@ -12,17 +12,18 @@ import numpy as np
 
 from mlpaint.bags import bag_mask, selects_rows
 from mlpaint.knobs import bounds_relaxed
-from mlpaint.merge import LeafTable, merge_boosters, split_by_class
+from mlpaint.merge import LeafTable, merge_boosters, split_by_class, tree_blocks
 from mlpaint.modelspec import ModelSpec
 from mlpaint.pixels import N_CLASSES, numpy_rows
 from mlpaint.preprocess import augment, deskew
 from mlpaint.progress import Progress
 from mlpaint.rowmemo import RowMemo
 from mlpaint.rowpredict import RowPredictor
+from mlpaint.treewalk import TreeWalk
 
 _MAGIC = b"MLPAINT-BBT1\n"
-# Up to this many rows, ``margins`` reads each row's leaf indices once (LightGBM's single-row
-# fast path) instead of predicting B + 1 times.
+# Up to this many rows, ``margins`` reads each row's leaf indices once (``TreeWalk``, or
+# LightGBM's single-row fast path) instead of predicting B + 1 times.
 LEAF_PATH_ROWS = 64
 __all__ = ["BaggedBoostedTrees", "ModelSpec", "softmax", "train_booster"]
 
@@ -193,13 +194,23 @@ class BaggedBoostedTrees:
             scores = self.scores(x, prepared=True)
             one = self.n_boosters == 1  # the merged booster is the one booster: predict once
             return scores, scores[:, None, :] if one else self.bag_scores(x, prepared=True)
-        leaves = np.stack([self._leaves_of_row(row) for row in _as_float32(x)]).astype(np.intp)
-        merged, bags = self._leaf_table.margins(leaves)
+        table, walk = self._row_path
+        if walk is not None and x.dtype == np.uint8:
+            leaves = np.stack([walk.leaves(row) for row in x])
+        else:
+            leaves = np.stack([self._leaves_of_row(row) for row in _as_float32(x)])
+        merged, bags = table.margins(leaves.astype(np.intp, copy=False))
         return merged.astype(np.float32), bags.astype(np.float32)
 
+    def warm(self) -> None:
+        """Build now what a model's first answers would build: a server's first requests wait."""
+        _ = self._row_path, self._leaves_of_row, self.class_boosters
+
     @cached_property
-    def _leaf_table(self) -> LeafTable:
-        return LeafTable(self.boosters, N_CLASSES)
+    def _row_path(self) -> tuple[LeafTable, TreeWalk | None]:
+        """The leaf values of every tree, and the NumPy walk of the trees for pixels."""
+        bags = [tree_blocks(booster) for booster in self.boosters]
+        return LeafTable(bags, N_CLASSES), TreeWalk.of([tree for bag in bags for tree in bag])
 
     @cached_property
     def _leaves_of_row(self) -> RowPredictor:

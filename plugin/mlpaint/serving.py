@@ -64,7 +64,11 @@ class Serving:
                 with self.cursor() as cursor:
                     ref = registry.resolve(cursor, name, version)
                     if ref not in self._models:
-                        self._models[ref] = registry.load_model(cursor, *ref)
+                        loaded = registry.load_model(cursor, *ref)
+                        # A request should not wait for what every later one reuses (on the
+                        # default, splitting the trees by digit takes about a second).
+                        loaded.model.warm()
+                        self._models[ref] = loaded
                 if version is None:
                     self._refs[name] = ref
             return self._models[ref]
