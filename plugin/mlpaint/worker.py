@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import io
+import socket
 import sys
 from collections.abc import Awaitable, Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
@@ -31,6 +32,8 @@ HEADER_TIMEOUT_S = 10.0
 # A body over the cap is still read (and dropped) up to this many times the cap, so that a
 # client that sends it all before reading gets the 413 rather than a reset connection.
 DRAIN_FACTOR = 2
+# How long a worker whose request threads are all spoken for leaves a new connection to others.
+STEP_ASIDE_S = 0.001
 
 WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 Message = dict[str, Any]
@@ -53,7 +56,8 @@ class BufferedWSGI:
     def __init__(self, app: WSGIApp, *, threads: int, max_body: int) -> None:
         self.app = app
         self.max_body = max_body
-        self.pool = ThreadPoolExecutor(max(1, threads), thread_name_prefix="mlpaint-request")
+        self.threads = max(1, threads)
+        self.pool = ThreadPoolExecutor(self.threads, thread_name_prefix="mlpaint-request")
 
     async def __call__(self, scope: Message, receive: Receive, send: Send) -> None:
         """Serve one HTTP request (lifespan is off; nothing here upgrades to websockets)."""
@@ -216,26 +220,30 @@ class Worker(gasgi.ASGIWorker):  # type: ignore[misc]
 
     def _setup_event_loop(self) -> None:
         """An asyncio loop that shares new connections with the other workers (``_FairLoop``)."""
-        self.loop = _FairLoop(self.cfg.backlog)
+        self.loop = _FairLoop(self.cfg.backlog, self._crowded)
         asyncio.set_event_loop(self.loop)
+
+    def _crowded(self) -> bool:
+        """Whether a new connection here would wait for a request thread."""
+        return bool(self.nr_conns >= getattr(self.asgi, "threads", 1))
 
 
 class _FairLoop(asyncio.SelectorEventLoop):
-    """An event loop whose servers accept one connection each time the socket is ready.
+    """An event loop that shares a burst of new connections with the other workers.
 
-    asyncio accepts up to 100 waiting connections each time. The workers share one listening
-    socket, so a burst of new connections (a client opening 8 kept-alive ones) often went all to
-    the worker that woke first, and the other worker's core sat idle: ``wrk -c8`` found all 8 on
-    one worker, at half the throughput, in 4 runs of 6. Taking one at a time, workers that are
-    awake take turns: no run of 6 was lopsided; of 40 bursts of 8 connections, each sending a
-    request at once, 5 still landed on one worker (12 before). A worker asleep while the burst
-    arrives still misses it: only waking the workers in turn would fix that, which asyncio
-    cannot do.
+    The workers share one listening socket, and asyncio accepts up to 100 waiting connections
+    each time it is ready. A burst of new connections (a client opening 8 kept-alive ones) went
+    all to the worker that woke first while the other worker's core sat idle: ``wrk -c8`` found
+    all 8 on one worker, at half the throughput, in 4 runs of 6. Here a worker takes one
+    connection each time, and once it holds a connection for each of its request threads
+    (``crowded``) it steps aside for a millisecond before taking another, so that a worker with
+    a free thread takes it first.
     """
 
-    def __init__(self, listen_backlog: int) -> None:
+    def __init__(self, listen_backlog: int, crowded: Callable[[], bool]) -> None:
         super().__init__()
         self.listen_backlog = listen_backlog
+        self.crowded = crowded
 
     async def create_server(  # type: ignore[override]
         self, *args: Any, **kwargs: Any
@@ -245,3 +253,18 @@ class _FairLoop(asyncio.SelectorEventLoop):
         # asyncio also passes its batch size to listen(): give the socket its queue back.
         kwargs["sock"].listen(self.listen_backlog)
         return server
+
+    def _accept_connection(self, factory: Any, sock: socket.socket, *rest: Any) -> None:
+        """asyncio's accept (one connection), or a step aside while this worker is crowded."""
+        if not self.crowded():
+            super()._accept_connection(factory, sock, *rest)  # type: ignore[misc]
+        elif self.remove_reader(sock.fileno()):
+            self.call_later(STEP_ASIDE_S, self._take_one, factory, sock, rest)
+
+    def _take_one(self, factory: Any, sock: socket.socket, rest: tuple[Any, ...]) -> None:
+        """After a step aside: the connection still waiting, if another worker left it."""
+        server = rest[1]  # asyncio passes (sslcontext, server, backlog, timeouts...)
+        if sock.fileno() == -1 or not server.is_serving():
+            return
+        super()._accept_connection(factory, sock, *rest)  # type: ignore[misc]
+        self.add_reader(sock.fileno(), self._accept_connection, factory, sock, *rest)
