@@ -6,9 +6,9 @@
 A config trains on the hash folds, or on MNIST's own split when its folds are ``OFFICIAL_FOLD``
 (experiments/official.toml), so the default's two figures print side by side.
 
-Per config: top-1 and MLDB weighted test accuracy, training wall and CPU seconds, trees, model
-bytes, single-row predict and explain latency, explain rows/s; then the same for a plain single
-LightGBM booster with as many trees and for k-NN (k=4). --frontier also trains the candidate
+Per config: top-1, MLDB weighted test accuracy, log loss, training wall and CPU seconds, trees,
+model bytes, single-row predict and explain latency, explain rows/s; then the same for a plain
+single LightGBM booster with as many trees and for k-NN (k=4). --frontier also trains the candidate
 grid below on MNIST's own split and prints the accuracy / time / explain-cost table that
 default.toml was chosen from (--candidates picks some of it).
 """
@@ -31,7 +31,7 @@ from mlpaint.bags import held_out_mask
 from mlpaint.experiment import DEFAULT_FOLD, OFFICIAL_FOLD, ExperimentConfig
 from mlpaint.explain import explain, explain_with_shap
 from mlpaint.knobs import bounds_relaxed
-from mlpaint.metrics import confusion_matrix, mldb_weighted_accuracy
+from mlpaint.metrics import confusion_matrix, log_loss, mldb_weighted_accuracy
 from mlpaint.model import BaggedBoostedTrees, ModelSpec
 from mlpaint.preprocess import AugmentSpec
 from mlpaint.resources import resource_dir
@@ -112,6 +112,7 @@ def measure_model(name: str, spec: ModelSpec, data: tuple, quick: bool) -> dict:
     """Train one config and measure accuracy, size and latencies."""
     x_train, y_train, x_test, y_test = data
     model, wall, cpu = timed(lambda: BaggedBoostedTrees.fit(x_train, y_train, spec, progress=True))
+    probabilities = model.probabilities(x_test)
     predicted = model.predict(x_test)
     confusion = confusion_matrix(y_test, predicted)
     rows = x_test[:1000]
@@ -121,6 +122,7 @@ def measure_model(name: str, spec: ModelSpec, data: tuple, quick: bool) -> dict:
         "name": name,
         "accuracy": float(np.mean(predicted == y_test)),
         "mldb_accuracy": mldb_weighted_accuracy(confusion),
+        "log_loss": log_loss(y_test, probabilities),
         "train_s": wall,
         "cpu_s": cpu,
         "trees": model.n_trees,
@@ -139,12 +141,13 @@ def plain_booster(spec: ModelSpec, trees: int, data: tuple) -> dict:
     train_set = lightgbm.Dataset(x_train, label=y_train, params=params)
     rounds = max(1, trees // 10)
     booster, wall, cpu = timed(lambda: lightgbm.train(params, train_set, num_boost_round=rounds))
-    predicted = np.argmax(booster.predict(x_test, num_threads=spec.num_threads), axis=1)
+    probabilities = booster.predict(x_test, num_threads=spec.num_threads)
+    predicted = np.argmax(probabilities, axis=1)
     one = np.ascontiguousarray(x_test[:1], dtype=np.float32)
     latency = median_seconds(lambda i: booster.predict(one, raw_score=True, num_threads=1), 300)
     size = len(booster.model_to_string().encode())
     row = baseline_row("  plain LightGBM", y_test, predicted, (wall, cpu), size, latency)
-    return {**row, "trees": booster.num_trees()}
+    return {**row, "trees": booster.num_trees(), "log_loss": log_loss(y_test, probabilities)}
 
 
 def knn(data: tuple) -> dict:
@@ -184,6 +187,7 @@ def baseline_row(
 COLUMNS = [
     ("accuracy", "top-1", ".2%"),
     ("mldb_accuracy", "mldb-acc", ".2%"),
+    ("log_loss", "log-loss", ".4f"),
     ("train_s", "train-s", ".1f"),
     ("cpu_s", "cpu-s", ".1f"),
     ("trees", "trees", "d"),
