@@ -64,11 +64,13 @@ class Serving:
                 with self.cursor() as cursor:
                     ref = registry.resolve(cursor, name, version)
                     if ref not in self._models:
-                        loaded = registry.load_model(cursor, *ref)
-                        # A request should not wait for what every later one reuses (on the
-                        # default, splitting the trees by digit takes about a second).
-                        loaded.model.warm()
-                        self._models[ref] = loaded
+                        self._models[ref] = registry.load_model(cursor, *ref)
+                if name is None and version is None:
+                    # The active model, the page's and the REST routes': no request should
+                    # wait for what every later one reuses (on the default, splitting the
+                    # trees by digit takes about a second). The other models, loaded for their
+                    # SQL functions, build it on first use.
+                    self._models[ref].model.warm()
                 if version is None:
                     self._refs[name] = ref
             return self._models[ref]
