@@ -1,16 +1,20 @@
 """Train the shipped experiment configs on full MNIST, each on its split, and print the numbers.
 
-    python bench/train.py [--configs A.toml B.toml] [--frontier [--candidates NAME ...]]
-        [--quick] [--no-baselines]
+    python bench/train.py [--configs A.toml B.toml] [--frontier [--candidates NAME ...]
+        [--seeds N ...]] [--quick] [--no-baselines]
 
 A config trains on the hash folds, or on MNIST's own split when its folds are ``OFFICIAL_FOLD``
 (experiments/official.toml), so the default's two figures print side by side.
 
-Per config: top-1, MLDB weighted test accuracy, log loss, training wall and CPU seconds, trees,
+Per config: top-1, MLDB weighted test accuracy, log loss, Brier score, training wall and CPU
+seconds, trees,
 model bytes, single-row predict and explain latency, explain rows/s; then the same for a plain
 single LightGBM booster with as many trees and for k-NN (k=4). --frontier also trains the candidate
 grid below on MNIST's own split and prints the accuracy / time / explain-cost table that
-default.toml was chosen from (--candidates picks some of it).
+default.toml was chosen from (--candidates picks some of it), then each candidate paired with
+default.toml on the same test digits: the digits only one of them reads right, the sign test on
+those, and 95% bootstrap intervals of the differences. --seeds trains each candidate once per
+seed (the seed of the bags' rows, distortions and feature sampling).
 """
 
 from __future__ import annotations
@@ -31,7 +35,13 @@ from mlpaint.bags import held_out_mask
 from mlpaint.experiment import DEFAULT_FOLD, OFFICIAL_FOLD, ExperimentConfig
 from mlpaint.explain import explain, explain_with_shap
 from mlpaint.knobs import bounds_relaxed
-from mlpaint.metrics import confusion_matrix, log_loss, mldb_weighted_accuracy
+from mlpaint.metrics import (
+    brier_score,
+    confusion_matrix,
+    log_loss,
+    mldb_weighted_accuracy,
+    paired_comparison,
+)
 from mlpaint.model import BaggedBoostedTrees, ModelSpec, softmax
 from mlpaint.preprocess import AugmentSpec
 from mlpaint.resources import resource_dir
@@ -123,6 +133,9 @@ def measure_model(name: str, spec: ModelSpec, data: tuple, quick: bool) -> dict:
         "accuracy": float(np.mean(predicted == y_test)),
         "mldb_accuracy": mldb_weighted_accuracy(confusion),
         "log_loss": log_loss(y_test, probabilities),
+        "brier": brier_score(y_test, probabilities),
+        "seed": spec.seed,
+        "probabilities": probabilities,  # for the paired comparison, not printed
         "train_s": wall,
         "cpu_s": cpu,
         "trees": model.n_trees,
@@ -147,7 +160,11 @@ def plain_booster(spec: ModelSpec, trees: int, data: tuple) -> dict:
     latency = median_seconds(lambda i: booster.predict(one, raw_score=True, num_threads=1), 300)
     size = len(booster.model_to_string().encode())
     row = baseline_row("  plain LightGBM", y_test, predicted, (wall, cpu), size, latency)
-    return {**row, "trees": booster.num_trees(), "log_loss": log_loss(y_test, probabilities)}
+    losses = {
+        "log_loss": log_loss(y_test, probabilities),
+        "brier": brier_score(y_test, probabilities),
+    }
+    return {**row, "trees": booster.num_trees(), **losses}
 
 
 def knn(data: tuple) -> dict:
@@ -188,6 +205,8 @@ COLUMNS = [
     ("accuracy", "top-1", ".2%"),
     ("mldb_accuracy", "mldb-acc", ".2%"),
     ("log_loss", "log-loss", ".4f"),
+    ("brier", "brier", ".4f"),
+    ("seed", "seed", "d"),
     ("train_s", "train-s", ".1f"),
     ("cpu_s", "cpu-s", ".1f"),
     ("trees", "trees", "d"),
@@ -240,6 +259,7 @@ def main() -> None:
     parser.add_argument("--configs", nargs="*", type=Path, default=default_configs)
     parser.add_argument("--frontier", action="store_true", help="also train the candidate grid")
     parser.add_argument("--candidates", nargs="+", choices=list(FRONTIER), help="of the grid")
+    parser.add_argument("--seeds", nargs="+", type=int, default=[0], help="of the frontier")
     parser.add_argument("--quick", action="store_true", help="small slice, few rounds: smoke run")
     parser.add_argument("--no-baselines", action="store_true", help="skip plain LightGBM, k-NN")
     args = parser.parse_args()
@@ -258,21 +278,60 @@ def main() -> None:
     print_table("configs and baselines", rows)
     if args.frontier:
         chosen = args.candidates or list(FRONTIER)
-        frontier(experiments / "default.toml", splits[True], chosen, args.quick)
+        frontier(experiments / "default.toml", splits[True], chosen, args.seeds, args.quick)
 
 
-def frontier(default: Path, data: tuple, names: list[str], quick: bool) -> None:
+def frontier(default: Path, data: tuple, names: list[str], seeds: list[int], quick: bool) -> None:
     """Train the candidates around default.toml on MNIST's split and print their table."""
     base, _ = load_spec(default, quick)
     rows = []
-    for name in names:
-        overrides = FRONTIER[name]
-        spec = replace(base, **(overrides(base) if callable(overrides) else overrides))
-        if quick:
-            spec = replace(spec, max_iter=min(spec.max_iter, 10))
-        rows.append(measure_model(name, spec, data, quick))
-        print_table("frontier so far", rows[-1:])
+    for seed in seeds:
+        for name in names:
+            overrides = FRONTIER[name]
+            spec = replace(base, **(overrides(base) if callable(overrides) else overrides))
+            spec = replace(spec, seed=seed)
+            if quick:
+                spec = replace(spec, max_iter=min(spec.max_iter, 10))
+            rows.append(measure_model(name, spec, data, quick))
+            print_table("frontier so far", rows[-1:])
     print_table("frontier (candidates for default.toml, MNIST's split)", rows)
+    if len(seeds) > 1:
+        print_table(f"mean over seeds {seeds}", [mean_row(rows, name) for name in names])
+    print_paired(rows, data[3])
+
+
+def mean_row(rows: list[dict], name: str) -> dict:
+    """One candidate's figures averaged over its seeds."""
+    runs = [row for row in rows if row["name"] == name]
+    keys = [key for key, _, fmt in COLUMNS if key != "seed" and not fmt.endswith("d")]
+    return {"name": name, **{key: statistics.mean(run[key] for run in runs) for key in keys}}
+
+
+def print_paired(rows: list[dict], labels: np.ndarray) -> None:
+    """Each candidate beside the first one (default.toml) of its seed, on the same test digits."""
+    print(
+        f"\npaired with {rows[0]['name']} (candidate minus it; [95% bootstrap interval])\n"
+        f"{'candidate':<24}{'seed':>5}{'only-it':>9}{'only-base':>11}{'sign-p':>8}"
+        f"{'top-1 diff':>26}{'log-loss diff':>28}{'brier diff':>28}"
+    )
+    for row in rows:
+        base = next(r for r in rows if r["seed"] == row["seed"])
+        if row is base:
+            continue
+        paired = paired_comparison(labels, base["probabilities"], row["probabilities"])
+        cells = [_with_interval(paired, key, fmt) for key, fmt in PAIRED]
+        print(
+            f"{row['name']:<24}{row['seed']:>5}{paired['only_b']:>9}{paired['only_a']:>11}"
+            f"{paired['sign_test_p']:>8.3f}" + "".join(f"{cell:>28}" for cell in cells)
+        )
+
+
+PAIRED = [("accuracy", "+.2%"), ("log_loss", "+.4f"), ("brier", "+.4f")]
+
+
+def _with_interval(paired: dict, key: str, fmt: str) -> str:
+    low, high = paired[f"{key}_ci"]
+    return f"{paired[key + '_diff']:{fmt}} [{low:{fmt}}, {high:{fmt}}]"
 
 
 if __name__ == "__main__":

@@ -10,7 +10,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from sklearn import metrics as skm
 
-from mlpaint.metrics import evaluate, mldb_weighted_accuracy, summarize
+from mlpaint.metrics import (
+    brier_score,
+    evaluate,
+    mldb_weighted_accuracy,
+    paired_comparison,
+    summarize,
+)
 
 
 def _random_case(seed: int, n: int) -> tuple[np.ndarray, np.ndarray]:
@@ -98,3 +104,39 @@ def test_summarize_gives_mean_and_sample_std() -> None:
     assert summary["std"]["accuracy"] == pytest.approx(np.std(accuracies, ddof=1))
     assert set(summary["mean"]) == set(summary["std"]) >= {"log_loss", "mldb_weighted_accuracy"}
     assert summarize(runs[:1])["std"]["accuracy"] == 0.0
+
+
+def test_brier_score_by_hand() -> None:
+    labels = np.array([3, 7])
+    one_hot = np.eye(10)[labels]
+    assert brier_score(labels, one_hot) == 0.0
+    assert brier_score(labels, np.full((2, 10), 0.1)) == pytest.approx(0.81 + 9 * 0.01)
+    assert brier_score(labels, np.eye(10)[[4, 7]]) == pytest.approx(1.0)  # one of two wrong: 2/2
+
+
+def test_paired_comparison_counts_the_rows_only_one_reads_right() -> None:
+    labels = np.zeros(10, dtype=int)
+    right, wrong = np.eye(10)[0], np.eye(10)[1]
+    a = np.array([right] * 8 + [wrong] * 2)  # a reads rows 0-7
+    b = np.array([right] * 2 + [wrong] * 6 + [right] * 2)  # b reads 0-1 and 8-9
+    paired = paired_comparison(labels, a, b)
+    assert (paired["only_a"], paired["only_b"]) == (6, 2)
+    assert paired["accuracy_diff"] == pytest.approx(-0.4)
+    # exact sign test: P(at most 2 of 8 fair coins, either tail) = 2 * (1 + 8 + 28) / 256
+    assert paired["sign_test_p"] == pytest.approx(2 * 37 / 256)
+    low, high = paired["accuracy_ci"]
+    assert low < -0.4 < 0 < high  # ten rows: too few to tell, as the sign test says
+
+
+def test_paired_comparison_sees_sharper_probabilities_as_better() -> None:
+    labels, a = _random_case(7, 2000)
+    logits = np.log(a.astype(np.float64))
+    logits[np.arange(len(labels)), labels] += 1.0  # b: more sure of the true digit, same ranks
+    b = np.exp(logits) / np.exp(logits).sum(axis=1, keepdims=True)
+    paired = paired_comparison(labels, a, b)
+    assert paired["log_loss_diff"] < 0 and paired["log_loss_ci"][1] < 0
+    assert paired["brier_diff"] < 0 and paired["brier_ci"][1] < 0
+    assert paired["only_a"] == 0 and paired["sign_test_p"] <= 1.0
+    same = paired_comparison(labels, a, a)
+    assert (same["only_a"], same["only_b"], same["sign_test_p"]) == (0, 0, 1.0)
+    assert same["log_loss_ci"] == [0.0, 0.0]
