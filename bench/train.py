@@ -7,11 +7,10 @@ A config trains on the hash folds, or on MNIST's own split when its folds are ``
 (experiments/official.toml), so the default's two figures print side by side.
 
 Per config: top-1, MLDB weighted test accuracy, log loss, Brier score, training wall and CPU
-seconds, trees,
-model bytes, single-row predict and explain latency, explain rows/s; then the same for a plain
-single LightGBM booster with as many trees and for k-NN (k=4). --frontier also trains the candidate
-grid below on MNIST's own split and prints the accuracy / time / explain-cost table that
-default.toml was chosen from (--candidates picks some of it), then each candidate paired with
+seconds, trees, model bytes, single-row predict and explain latency, explain rows/s; then the same
+for a plain single LightGBM booster with as many trees and for k-NN (k=4). --frontier also trains
+the candidate grid below on MNIST's own split and prints the accuracy / time / explain-cost table
+that default.toml was chosen from (--candidates picks some of it), then each candidate paired with
 default.toml on the same test digits: the digits only one of them reads right, the sign test on
 those, and 95% bootstrap intervals of the differences. --seeds trains each candidate once per
 seed (the seed of the bags' rows, distortions and feature sampling).
@@ -303,7 +302,7 @@ def frontier(default: Path, data: tuple, names: list[str], seeds: list[int], qui
 def mean_row(rows: list[dict], name: str) -> dict:
     """One candidate's figures averaged over its seeds."""
     runs = [row for row in rows if row["name"] == name]
-    keys = [key for key, _, fmt in COLUMNS if key != "seed" and not fmt.endswith("d")]
+    keys = [key for key, _, fmt in COLUMNS if not fmt.endswith("d")]  # not seed, trees, bytes
     return {"name": name, **{key: statistics.mean(run[key] for run in runs) for key in keys}}
 
 
