@@ -13,7 +13,8 @@ the candidate grid below on MNIST's own split and prints the accuracy / time / e
 that default.toml was chosen from (--candidates picks some of it), then each candidate paired with
 default.toml on the same test digits: the digits only one of them reads right, the sign test on
 those, and 95% bootstrap intervals of the differences. --seeds trains each candidate once per
-seed (the seed of the bags' rows, distortions and feature sampling).
+seed (the seed of the bags' rows, distortions and feature sampling) and adds each candidate's
+pairing over all the seeds, with the test digits as the unit.
 """
 
 from __future__ import annotations
@@ -307,22 +308,38 @@ def mean_row(rows: list[dict], name: str) -> dict:
 
 
 def print_paired(rows: list[dict], labels: np.ndarray) -> None:
-    """Each candidate beside the first one (default.toml) of its seed, on the same test digits."""
+    """Each candidate beside the first one (default.toml) of its seed, then over all seeds."""
     print(
         f"\npaired with {rows[0]['name']} (candidate minus it; [95% bootstrap interval])\n"
         f"{'candidate':<24}{'seed':>5}{'only-it':>9}{'only-base':>11}{'sign-p':>8}"
         f"{'top-1 diff':>26}{'log-loss diff':>28}{'brier diff':>28}"
     )
+    base_name = rows[0]["name"]
     for row in rows:
-        base = next(r for r in rows if r["seed"] == row["seed"])
-        if row is base:
-            continue
-        paired = paired_comparison(labels, base["probabilities"], row["probabilities"])
-        cells = [_with_interval(paired, key, fmt) for key, fmt in PAIRED]
-        print(
-            f"{row['name']:<24}{row['seed']:>5}{paired['only_b']:>9}{paired['only_a']:>11}"
-            f"{paired['sign_test_p']:>8.3f}" + "".join(f"{cell:>28}" for cell in cells)
-        )
+        if row["name"] != base_name:
+            base = next(r for r in rows if r["seed"] == row["seed"])
+            _print_pair(row["name"], str(row["seed"]), base["probabilities"], row, labels)
+    seeds = sorted({row["seed"] for row in rows})
+    names = [name for name in dict.fromkeys(row["name"] for row in rows) if name != base_name]
+    for name in names if len(seeds) > 1 else []:
+        base, runs = _runs(rows, base_name, seeds), _runs(rows, name, seeds)
+        _print_pair(name, "all", base, {"probabilities": runs}, labels)
+
+
+def _runs(rows: list[dict], name: str, seeds: list[int]) -> np.ndarray:
+    """(seeds, n, 10) probabilities of one candidate, in seed order."""
+    by_seed = {row["seed"]: row["probabilities"] for row in rows if row["name"] == name}
+    return np.stack([by_seed[seed] for seed in seeds])
+
+
+def _print_pair(name: str, seed: str, base: np.ndarray, row: dict, labels: np.ndarray) -> None:
+    # Over all seeds a digit counts for whichever reads it right with more seeds (metrics).
+    paired = paired_comparison(labels, base, row["probabilities"])
+    cells = [_with_interval(paired, key, fmt) for key, fmt in PAIRED]
+    print(
+        f"{name:<24}{seed:>5}{paired['only_b']:>9}{paired['only_a']:>11}"
+        f"{paired['sign_test_p']:>8.3f}" + "".join(f"{cell:>28}" for cell in cells)
+    )
 
 
 PAIRED = [("accuracy", "+.2%"), ("log_loss", "+.4f"), ("brier", "+.4f")]

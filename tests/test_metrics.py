@@ -140,3 +140,21 @@ def test_paired_comparison_sees_sharper_probabilities_as_better() -> None:
     same = paired_comparison(labels, a, a)
     assert (same["only_a"], same["only_b"], same["sign_test_p"]) == (0, 0, 1.0)
     assert same["log_loss_ci"] == [0.0, 0.0]
+
+
+def test_paired_comparison_over_seeds_counts_each_row_once() -> None:
+    labels = np.zeros(10, dtype=int)
+    right, wrong = np.eye(10)[0], np.eye(10)[1]
+    a = np.array([right] * 8 + [wrong] * 2)  # a reads rows 0-7 with both seeds
+    b_seed0 = np.array([right] * 2 + [wrong] * 6 + [right] * 2)  # b: 0-1 and 8-9
+    b_seed1 = np.array([right] * 3 + [wrong] * 5 + [right] * 2)  # ... and row 2 too
+    paired = paired_comparison(labels, np.stack([a, a]), np.stack([b_seed0, b_seed1]))
+    # Summed over seeds the counts would be 11 against 4, as if 15 rows were independent; per
+    # row, a reads 2-7 with more seeds and b reads 8-9: 6 against 2, one row each.
+    assert (paired["runs"], paired["only_a"], paired["only_b"]) == (2, 6, 2)
+    assert paired["sign_test_p"] == pytest.approx(2 * 37 / 256)
+    assert paired["accuracy_diff"] == pytest.approx((-0.4 - 0.3) / 2)
+    one_seed = paired_comparison(labels, a[None], b_seed0[None])
+    assert one_seed == paired_comparison(labels, a, b_seed0)
+    with pytest.raises(ValueError, match="2 runs of a against 1 of b"):
+        paired_comparison(labels, np.stack([a, a]), b_seed0)

@@ -10,6 +10,7 @@ two digits (the actual one and the predicted one), so for ten balanced classes i
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -130,22 +131,26 @@ def paired_comparison(
 
     ``only_a`` / ``only_b`` count the rows just one of them reads right and ``sign_test_p`` is
     the exact two-sided sign test on them (McNemar's); each ``*_diff`` is b minus a, with its
-    95% paired-bootstrap interval in ``*_ci``.
+    95% paired-bootstrap interval in ``*_ci``. Several runs of each (seeds, paired in order) come
+    as (runs, n, 10): a row then counts for whichever reads it right in more runs, and each row's
+    differences are averaged over the runs before the bootstrap, so the rows stay the unit.
     """
     from scipy.stats import binomtest  # half a second to import, for the benches alone
 
-    y, p_a = _check(labels, probabilities_a)
-    p_b = _check(labels, probabilities_b)[1]
-    right_a, right_b = p_a.argmax(axis=1) == y, p_b.argmax(axis=1) == y
-    only_a, only_b = int(np.sum(right_a & ~right_b)), int(np.sum(right_b & ~right_a))
+    y, runs_a = _check_runs(labels, probabilities_a)
+    runs_b = _check_runs(labels, probabilities_b)[1]
+    if len(runs_a) != len(runs_b):
+        raise ValueError(f"{len(runs_a)} runs of a against {len(runs_b)} of b")
     per_row = {
-        "accuracy": right_b.astype(np.float64) - right_a,
-        "log_loss": _row_log_loss(y, p_b) - _row_log_loss(y, p_a),
-        "brier": _row_brier(y, p_b) - _row_brier(y, p_a),
+        "accuracy": _mean_over_runs(y, runs_b, runs_a, _row_right),
+        "log_loss": _mean_over_runs(y, runs_b, runs_a, _row_log_loss),
+        "brier": _mean_over_runs(y, runs_b, runs_a, _row_brier),
     }
+    only_a, only_b = int(np.sum(per_row["accuracy"] < 0)), int(np.sum(per_row["accuracy"] > 0))
     means = _bootstrap_means(np.stack(list(per_row.values())), resamples, seed)
     result: dict[str, Any] = {
         "n": len(y),
+        "runs": len(runs_a),
         "only_a": only_a,
         "only_b": only_b,
         "sign_test_p": binomtest(only_b, only_a + only_b).pvalue if only_a + only_b else 1.0,
@@ -154,6 +159,24 @@ def paired_comparison(
         result[f"{name}_diff"] = float(diff.mean())
         result[f"{name}_ci"] = [float(q) for q in np.quantile(resampled, [0.025, 0.975])]
     return result
+
+
+def _check_runs(labels: np.ndarray, probabilities: np.ndarray) -> tuple[np.ndarray, list]:
+    """Labels and a list of validated (n,10) runs from (n,10) or (runs, n, 10) probabilities."""
+    stacked = np.asarray(probabilities)
+    runs = [stacked] if stacked.ndim == 2 else list(stacked)
+    checked = [_check(labels, run) for run in runs]
+    return checked[0][0], [p for _, p in checked]
+
+
+def _row_right(labels: np.ndarray, probabilities: np.ndarray) -> np.ndarray:
+    return (probabilities.argmax(axis=1) == labels).astype(np.float64)
+
+
+def _mean_over_runs(y: np.ndarray, runs_b: list, runs_a: list, per_row: Callable) -> np.ndarray:
+    """Each row's b-minus-a figure, averaged over the paired runs."""
+    pairs = zip(runs_a, runs_b, strict=True)
+    return np.mean([per_row(y, b) - per_row(y, a) for a, b in pairs], axis=0)
 
 
 def _bootstrap_means(values: np.ndarray, resamples: int, seed: int) -> np.ndarray:
