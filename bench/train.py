@@ -318,12 +318,12 @@ def print_paired(rows: list[dict], labels: np.ndarray) -> None:
     for row in rows:
         if row["name"] != base_name:
             base = next(r for r in rows if r["seed"] == row["seed"])
-            _print_pair(row["name"], str(row["seed"]), base["probabilities"], row, labels)
+            pair = base["probabilities"], row["probabilities"]
+            _print_pair(row["name"], str(row["seed"]), *pair, labels)
     seeds = sorted({row["seed"] for row in rows})
     names = [name for name in dict.fromkeys(row["name"] for row in rows) if name != base_name]
     for name in names if len(seeds) > 1 else []:
-        base, runs = _runs(rows, base_name, seeds), _runs(rows, name, seeds)
-        _print_pair(name, "all", base, {"probabilities": runs}, labels)
+        _print_pair(name, "all", _runs(rows, base_name, seeds), _runs(rows, name, seeds), labels)
 
 
 def _runs(rows: list[dict], name: str, seeds: list[int]) -> np.ndarray:
@@ -332,9 +332,9 @@ def _runs(rows: list[dict], name: str, seeds: list[int]) -> np.ndarray:
     return np.stack([by_seed[seed] for seed in seeds])
 
 
-def _print_pair(name: str, seed: str, base: np.ndarray, row: dict, labels: np.ndarray) -> None:
+def _print_pair(name: str, seed: str, base: np.ndarray, it: np.ndarray, labels: np.ndarray) -> None:
     # Over all seeds a digit counts for whichever reads it right with more seeds (metrics).
-    paired = paired_comparison(labels, base, row["probabilities"])
+    paired = paired_comparison(labels, base, it)
     cells = [_with_interval(paired, key, fmt) for key, fmt in PAIRED]
     print(
         f"{name:<24}{seed:>5}{paired['only_b']:>9}{paired['only_a']:>11}"

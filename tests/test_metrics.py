@@ -158,3 +158,5 @@ def test_paired_comparison_over_seeds_counts_each_row_once() -> None:
     assert one_seed == paired_comparison(labels, a, b_seed0)
     with pytest.raises(ValueError, match="2 runs of a against 1 of b"):
         paired_comparison(labels, np.stack([a, a]), b_seed0)
+    with pytest.raises(ValueError, match="at least one run"):
+        paired_comparison(labels, np.empty((0, 10, 10)), np.empty((0, 10, 10)))

@@ -165,6 +165,8 @@ def _check_runs(labels: np.ndarray, probabilities: np.ndarray) -> tuple[np.ndarr
     """Labels and a list of validated (n,10) runs from (n,10) or (runs, n, 10) probabilities."""
     stacked = np.asarray(probabilities)
     runs = [stacked] if stacked.ndim == 2 else list(stacked)
+    if not runs:
+        raise ValueError("expected at least one run of probabilities")
     checked = [_check(labels, run) for run in runs]
     return checked[0][0], [p for _, p in checked]
 
