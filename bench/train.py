@@ -315,19 +315,17 @@ def print_paired(rows: list[dict], labels: np.ndarray) -> None:
         f"{'top-1 diff':>26}{'log-loss diff':>28}{'brier diff':>28}"
     )
     base_name = rows[0]["name"]
-    for row in rows:
-        if row["name"] != base_name:
-            base = next(r for r in rows if r["seed"] == row["seed"])
-            pair = base["probabilities"], row["probabilities"]
-            _print_pair(row["name"], str(row["seed"]), *pair, labels)
-    seeds = sorted({row["seed"] for row in rows})
+    seeds = list(dict.fromkeys(row["seed"] for row in rows))
     names = [name for name in dict.fromkeys(row["name"] for row in rows) if name != base_name]
-    for name in names if len(seeds) > 1 else []:
-        _print_pair(name, "all", _runs(rows, base_name, seeds), _runs(rows, name, seeds), labels)
+    groups = [(str(seed), [seed]) for seed in seeds] + [("all", seeds)] * (len(seeds) > 1)
+    for label, group in groups:
+        for name in names:
+            base, it = _runs(rows, base_name, group), _runs(rows, name, group)
+            _print_pair(name, label, base, it, labels)
 
 
 def _runs(rows: list[dict], name: str, seeds: list[int]) -> np.ndarray:
-    """(seeds, n, 10) probabilities of one candidate, in seed order."""
+    """(seeds, n, 10) probabilities of one candidate, in the order of ``seeds``."""
     by_seed = {row["seed"]: row["probabilities"] for row in rows if row["name"] == name}
     return np.stack([by_seed[seed] for seed in seeds])
 
