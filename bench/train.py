@@ -317,7 +317,9 @@ def print_paired(rows: list[dict], labels: np.ndarray) -> None:
     base_name = rows[0]["name"]
     seeds = list(dict.fromkeys(row["seed"] for row in rows))
     names = [name for name in dict.fromkeys(row["name"] for row in rows) if name != base_name]
-    groups = [(str(seed), [seed]) for seed in seeds] + [("all", seeds)] * (len(seeds) > 1)
+    groups = [(str(seed), [seed]) for seed in seeds]
+    if len(seeds) > 1:
+        groups.append(("all", seeds))
     for label, group in groups:
         for name in names:
             base, it = _runs(rows, base_name, group), _runs(rows, name, group)

@@ -142,9 +142,9 @@ def paired_comparison(
     if len(runs_a) != len(runs_b):
         raise ValueError(f"{len(runs_a)} runs of a against {len(runs_b)} of b")
     per_row = {
-        "accuracy": _mean_over_runs(y, runs_b, runs_a, _row_right),
-        "log_loss": _mean_over_runs(y, runs_b, runs_a, _row_log_loss),
-        "brier": _mean_over_runs(y, runs_b, runs_a, _row_brier),
+        "accuracy": _mean_over_runs(y, runs_a, runs_b, _row_right),
+        "log_loss": _mean_over_runs(y, runs_a, runs_b, _row_log_loss),
+        "brier": _mean_over_runs(y, runs_a, runs_b, _row_brier),
     }
     only_a, only_b = int(np.sum(per_row["accuracy"] < 0)), int(np.sum(per_row["accuracy"] > 0))
     means = _bootstrap_means(np.stack(list(per_row.values())), resamples, seed)
@@ -161,7 +161,9 @@ def paired_comparison(
     return result
 
 
-def _check_runs(labels: np.ndarray, probabilities: np.ndarray) -> tuple[np.ndarray, list]:
+def _check_runs(
+    labels: np.ndarray, probabilities: np.ndarray
+) -> tuple[np.ndarray, list[np.ndarray]]:
     """Labels and a list of validated (n,10) runs from (n,10) or (runs, n, 10) probabilities."""
     stacked = np.asarray(probabilities)
     runs = [stacked] if stacked.ndim == 2 else list(stacked)
@@ -175,7 +177,12 @@ def _row_right(labels: np.ndarray, probabilities: np.ndarray) -> np.ndarray:
     return (probabilities.argmax(axis=1) == labels).astype(np.float64)
 
 
-def _mean_over_runs(y: np.ndarray, runs_b: list, runs_a: list, per_row: Callable) -> np.ndarray:
+def _mean_over_runs(
+    y: np.ndarray,
+    runs_a: list[np.ndarray],
+    runs_b: list[np.ndarray],
+    per_row: Callable[[np.ndarray, np.ndarray], np.ndarray],
+) -> np.ndarray:
     """Each row's b-minus-a figure, averaged over the paired runs."""
     pairs = zip(runs_a, runs_b, strict=True)
     return np.mean([per_row(y, b) - per_row(y, a) for a, b in pairs], axis=0)
