@@ -65,6 +65,10 @@ def _row_brier(labels: np.ndarray, probabilities: np.ndarray) -> np.ndarray:
     return np.sum((p - np.eye(p.shape[1])[labels]) ** 2, axis=1)
 
 
+def _row_right(labels: np.ndarray, probabilities: np.ndarray) -> np.ndarray:
+    return (probabilities.argmax(axis=1) == labels).astype(np.float64)
+
+
 def mldb_weighted_accuracy(confusion: np.ndarray) -> float:
     """Support-weighted mean over digits of one-vs-rest binary accuracy (MLDB's figure)."""
     n = confusion.sum()
@@ -171,10 +175,6 @@ def _check_runs(
         raise ValueError("expected at least one run of probabilities")
     checked = [_check(labels, run) for run in runs]
     return checked[0][0], [p for _, p in checked]
-
-
-def _row_right(labels: np.ndarray, probabilities: np.ndarray) -> np.ndarray:
-    return (probabilities.argmax(axis=1) == labels).astype(np.float64)
 
 
 def _mean_over_runs(
